@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = _("Accounts and branches")
+
+    def ready(self) -> None:
+        from accounts import dashboard, selectors
+
+        dashboard.register(selectors.dashboard_cards)

@@ -1,0 +1,72 @@
+"""Personas (DESIGN.md §1) on a small branch tree, plus an outsider in a sibling branch.
+
+    HO (head office)
+    ├── BJ (Beijing)          ← the branch under test
+    │   └── BJ-HD (Haidian)   ← its sub-branch
+    └── SH (Shanghai)         ← the sibling: everything here is out of BJ's scope
+"""
+
+import os
+import shutil
+from types import SimpleNamespace
+
+import pytest
+
+from accounts import services
+from accounts.models import Role
+from tests.factories import PASSWORD, UserFactory
+
+# Playwright's sync API runs an event loop in the test thread; Django's async guard
+# would refuse ORM calls in live_server setup without this.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def tree(db):
+    ho = services.branch_create(actor=None, code="HO", name="Head office", parent=None)
+    bj = services.branch_create(actor=None, code="BJ", name="Beijing", parent=ho)
+    hd = services.branch_create(actor=None, code="BJ-HD", name="Haidian", parent=bj)
+    sh = services.branch_create(actor=None, code="SH", name="Shanghai", parent=ho)
+    return SimpleNamespace(ho=ho, bj=bj, hd=hd, sh=sh)
+
+
+@pytest.fixture
+def personas(tree):
+    def make(username, role, branch):
+        return UserFactory(username=username, role=role, branch=branch)
+
+    return SimpleNamespace(
+        ho_admin=make("ho_admin", Role.HEAD_OFFICE_ADMIN, tree.ho),
+        branch_admin=make("bj_admin", Role.BRANCH_ADMIN, tree.bj),
+        operator=make("bj_operator", Role.OPERATOR, tree.bj),
+        reviewer=make("bj_reviewer", Role.REVIEWER, tree.bj),
+        analyst=make("bj_analyst", Role.ANALYST, tree.bj),
+        sub_admin=make("hd_admin", Role.BRANCH_ADMIN, tree.hd),
+        outsider=make("sh_admin", Role.BRANCH_ADMIN, tree.sh),
+        password=PASSWORD,
+    )
+
+
+@pytest.fixture
+def login(client):
+    def as_user(user):
+        client.force_login(user)
+        return client
+
+    return as_user
