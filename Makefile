@@ -19,7 +19,7 @@ messages: $(VENV)/.runtime
 	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=static/vendor --ignore=tests
 
 bench: $(VENV)/.dev
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	scripts/bench.sh
 
 vendor:
 	scripts/vendor.sh

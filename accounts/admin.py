@@ -81,13 +81,8 @@ class UserAdmin(DjangoUserAdmin):
         services.user_assign(actor=request.user, user=obj, branch=branch, role=role)
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "action", "object_repr", "branch", "reason"]
-    list_filter = ["action", "branch"]
-    search_fields = ["object_repr", "object_id", "reason"]
-    list_select_related = ["actor", "branch"]
-    date_hierarchy = "at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For rows that change only through services (ledgers, audit trail, derived indexes)."""
 
     def has_add_permission(self, request):
         return False
@@ -97,3 +92,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor", "action", "object_repr", "branch", "reason"]
+    list_filter = ["action", "branch"]
+    search_fields = ["object_repr", "object_id", "reason"]
+    list_select_related = ["actor", "branch"]
+    date_hierarchy = "at"

@@ -1,8 +1,15 @@
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Branch, Role, User
+
+
+def yes_no_filter(label, **kwargs) -> django_filters.BooleanFilter:
+    """A boolean filter whose empty choice reads "All", not "Unknown"."""
+    widget = forms.Select(choices=[("", _("All")), ("true", _("Yes")), ("false", _("No"))])
+    return django_filters.BooleanFilter(label=label, widget=widget, **kwargs)
 
 
 class UserFilter(django_filters.FilterSet):
@@ -11,7 +18,7 @@ class UserFilter(django_filters.FilterSet):
     branch = django_filters.ModelChoiceFilter(
         label=_("Branch"), queryset=Branch.objects.none(), method="in_subtree"
     )
-    is_active = django_filters.BooleanFilter(label=_("Active"))
+    is_active = yes_no_filter(_("Active"))
 
     class Meta:
         model = User

@@ -61,3 +61,22 @@ class ScopedQuerySet(models.QuerySet):
         field = getattr(self.model, "scope_field", None)
         lookup = "path__startswith" if field is None else f"{field}__path__startswith"
         return self.filter(**{lookup: prefix})
+
+
+class BranchScope:
+    """Acts as "anyone whose scope is this branch's subtree" for ``visible_to``.
+
+    Used where the scope comes from an object rather than a person: a segment
+    is evaluated within its owner branch, a job works for the branch that
+    started it.
+    """
+
+    is_authenticated = True
+    is_active = True
+    is_superuser = False
+
+    def __init__(self, branch: Branch):
+        self.branch = branch
+
+    def __repr__(self) -> str:
+        return f"BranchScope({self.branch.code})"

@@ -13,3 +13,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 RQ = {"COMMIT_MODE": "auto"}
 # No collectstatic before tests: serve from the app directories, never from STATIC_ROOT.
 WHITENOISE_AUTOREFRESH = True
+# Assertions read English; the tests about Chinese switch to it themselves.
+LANGUAGE_CODE = "en"

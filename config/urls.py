@@ -7,6 +7,7 @@ from config import views
 urlpatterns = [
     path("", accounts_views.dashboard_view, name="dashboard"),
     path("accounts/", include("accounts.urls")),
+    path("audiences/", include("audiences.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -6,6 +6,7 @@
     └── SH (Shanghai)         ← the sibling: everything here is out of BJ's scope
 """
 
+import datetime as dt
 import os
 import shutil
 from types import SimpleNamespace
@@ -14,6 +15,9 @@ import pytest
 
 from accounts import services
 from accounts.models import Role
+from audiences import bitmaps
+from audiences import services as audience_services
+from audiences.models import Customer, Tag, TagCategory
 from tests.factories import PASSWORD, UserFactory
 
 # Playwright's sync API runs an event loop in the test thread; Django's async guard
@@ -70,3 +74,48 @@ def login(client):
         return client
 
     return as_user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_bitmap_cache():
+    # Each test has its own database; a cached bitmap from another test's rows must not leak in.
+    bitmaps.cache.clear()
+    yield
+    bitmaps.cache.clear()
+
+
+@pytest.fixture
+def category(db):
+    return TagCategory.objects.create(code="assets", name_zh="资产", name_en="Assets", order=1)
+
+
+@pytest.fixture
+def make_tag(tree, category):
+    def make(code, owner=None, **extra):
+        return Tag.objects.create(
+            code=code, name_zh=code, name_en=code, category=category, owner_branch=owner or tree.ho, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_customers():
+    """Customers through the upsert service, so the bitmap index is real."""
+
+    def make(n, branch, *, start=0, opened_on=dt.date(2024, 1, 15), tags=(), prefix="C"):
+        rows = [
+            audience_services.CustomerRow(
+                customer_ref=f"{prefix}{start + i:06d}",
+                name=f"Customer {start + i}",
+                phone=f"138{start + i:08d}",
+                branch_id=branch.pk,
+                opened_on=opened_on,
+                tag_ids=tuple(t.pk for t in tags),
+            )
+            for i in range(n)
+        ]
+        audience_services.customers_upsert(rows=rows, source_ref="test")
+        return list(Customer.objects.filter(customer_ref__in=[r.customer_ref for r in rows]).order_by("pk"))
+
+    return make

@@ -6,12 +6,8 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.e2e
 
 
-def test_branch_admin_logs_in_sees_dashboard_and_switches_to_chinese(live_server, page: Page, personas):
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    # The browser asks for English; Chinese is one click away.
-    page.locator("#login-form").get_by_label("Username").fill("bj_admin")
-    page.locator("#login-form").get_by_label("Password").fill(personas.password)
-    page.locator("#login-form").get_by_role("button", name="Log in").click()
+def test_branch_admin_logs_in_sees_dashboard_and_switches_to_chinese(browser_login, page: Page, personas):
+    browser_login("bj_admin")  # the browser asks for English; Chinese is one click away
 
     expect(page.locator("#page-title")).to_have_text("Dashboard")
     expect(page.locator("#user-branch")).to_have_text("Beijing")
@@ -25,11 +21,8 @@ def test_branch_admin_logs_in_sees_dashboard_and_switches_to_chinese(live_server
     expect(page.locator("#nav-links")).to_contain_text("用户")
 
 
-def test_user_filter_updates_the_table_in_place(live_server, page: Page, personas):
-    page.goto(f"{live_server.url}/accounts/login/?next=/accounts/users/")
-    page.locator("#login-form").get_by_label("Username").fill("bj_admin")
-    page.locator("#login-form").get_by_label("Password").fill(personas.password)
-    page.locator("#login-form").get_by_role("button", name="Log in").click()
+def test_user_filter_updates_the_table_in_place(browser_login, page: Page, personas):
+    browser_login("bj_admin", "/accounts/users/")
     expect(page.locator("#user-table")).to_contain_text("bj_reviewer")
     page.select_option("#id_role", "operator")
     expect(page.locator("#user-table")).not_to_contain_text("bj_reviewer")
@@ -37,11 +30,8 @@ def test_user_filter_updates_the_table_in_place(live_server, page: Page, persona
     assert "role=operator" in page.url  # hx-push-url keeps the filter in the address bar
 
 
-def test_operator_sees_no_user_management_and_logs_out(live_server, page: Page, personas):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#login-form").get_by_label("Username").fill("bj_operator")
-    page.locator("#login-form").get_by_label("Password").fill(personas.password)
-    page.locator("#login-form").get_by_role("button", name="Log in").click()
+def test_operator_sees_no_user_management_and_logs_out(browser_login, page: Page, personas):
+    browser_login("bj_operator")
     expect(page.locator("#nav-links")).not_to_contain_text("Users")
     page.locator("#user-menu").click()
     page.locator("#logout").click()

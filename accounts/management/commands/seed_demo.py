@@ -1,9 +1,15 @@
-"""Demo data for one machine: the branch tree and one user per role per branch.
+"""Demo data for one machine: the branch tree and one user per role per branch,
+then each app's own demo data.
 
-Idempotent: run it as often as you like; what exists is left as it is.
-Later issues extend it with their own demo data.
+Idempotent: run it as often as you like; what exists is left as it is. An app
+adds demo data with a ``demo.py`` module that has ``seed(*, stdout, options)``
+and, optionally, ``add_arguments(parser)``; accounts imports no other app.
 """
 
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -36,11 +42,27 @@ def demo_username(branch_code: str, role: str) -> str:
     return f"{branch_code.lower()}.{ROLE_SLUG[role]}"
 
 
+def _demo_modules():
+    for config in apps.get_app_configs():
+        if config.name != "accounts" and find_spec(f"{config.name}.demo") is not None:
+            yield import_module(f"{config.name}.demo")
+
+
 class Command(BaseCommand):
-    help = "Create the demo branch tree and demo users (idempotent)."
+    help = "Create the demo branch tree, demo users and each app's demo data (idempotent)."
+
+    def add_arguments(self, parser):
+        for module in _demo_modules():
+            if hasattr(module, "add_arguments"):
+                module.add_arguments(parser)
+
+    def handle(self, *args, **options):
+        self._seed_accounts()
+        for module in _demo_modules():
+            module.seed(stdout=self.stdout, options=options)
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def _seed_accounts(self):
         password = settings.DEMO_PASSWORD
         branches: dict[str, Branch] = {}
         created = 0

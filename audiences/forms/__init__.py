@@ -1,0 +1,1 @@
+"""Audience forms, one module per area."""
