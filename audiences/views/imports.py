@@ -103,34 +103,30 @@ def _after_action(request, batch, error: str, success: str):
     return redirect("audiences:import_detail", pk=batch.pk)
 
 
-@require_POST
-@login_required
-def import_confirm(request, pk):
+def _batch_action(request, pk, action, success):
+    """Run a state change on a batch in scope (confirm, retry) and go back to it."""
     batch = selectors.import_batch_get_for_user(user=request.user, pk=pk)
     if not can(request.user, Verb.EDIT, batch):
         raise PermissionDenied
     error = ""
     try:
-        batch = imports.import_confirm(user=request.user, batch=batch)
+        batch = action(user=request.user, batch=batch)
     except ValidationError as exc:
         error = " ".join(exc.messages)
         batch.refresh_from_db()
-    return _after_action(request, batch, error, _("The import has started."))
+    return _after_action(request, batch, error, success)
+
+
+@require_POST
+@login_required
+def import_confirm(request, pk):
+    return _batch_action(request, pk, imports.import_confirm, _("The import has started."))
 
 
 @require_POST
 @login_required
 def import_retry(request, pk):
-    batch = selectors.import_batch_get_for_user(user=request.user, pk=pk)
-    if not can(request.user, Verb.EDIT, batch):
-        raise PermissionDenied
-    error = ""
-    try:
-        batch = imports.import_retry(user=request.user, batch=batch)
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
-        batch.refresh_from_db()
-    return _after_action(request, batch, error, _("The work on this file has started again."))
+    return _batch_action(request, pk, imports.import_retry, _("The work on this file has started again."))
 
 
 @require_GET
