@@ -1,0 +1,236 @@
+"""Prize pools, prizes, their stock and budget ledgers, and grants.
+
+Stock and budget are counters kept beside append-only ledgers: a counter only
+ever changes by a conditional UPDATE in the same transaction as the movement
+that explains it, so ``manage.py rewards_reconcile`` can rebuild any counter
+from its ledger, and the database refuses a negative one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Branch
+from accounts.scope import ScopedQuerySet
+from audiences.models import CODE_VALIDATOR, Customer
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class PrizePool(models.Model):
+    code = models.CharField(_("code"), max_length=40, unique=True, validators=[CODE_VALIDATOR])
+    name = models.CharField(_("name"), max_length=120)
+    owner_branch = models.ForeignKey(
+        Branch, verbose_name=_("owner branch"), on_delete=models.PROTECT, related_name="+"
+    )
+    budget_available = models.DecimalField(_("budget available (CNY)"), default=Decimal("0"), **MONEY)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    scope_field = "owner_branch"
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("prize pool")
+        verbose_name_plural = _("prize pools")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(budget_available__gte=0), name="pool_budget_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class PrizeKind(models.TextChoices):
+    POINTS = "points", _("points")
+    COUPON = "coupon", _("coupon")
+    CASH = "cash", _("cash red packet")
+    RATE_COUPON = "rate_coupon", _("interest-rate coupon")
+    FEE_WAIVER = "fee_waiver", _("fee waiver")
+    GIFT = "gift", _("physical gift")
+
+
+class Prize(models.Model):
+    pool = models.ForeignKey(PrizePool, verbose_name=_("prize pool"), on_delete=models.PROTECT, related_name="prizes")
+    code = models.CharField(_("code"), max_length=40, validators=[CODE_VALIDATOR])
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=PrizeKind.choices)
+    unit_cost = models.DecimalField(
+        _("unit cost (CNY)"), validators=[MinValueValidator(Decimal("0"))], **MONEY
+    )
+    stock_available = models.PositiveIntegerField(_("stock available"), default=0)
+    # Where transferred stock came from: every unit can be traced to head office.
+    source_prize = models.ForeignKey(
+        "self", verbose_name=_("transferred from"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    scope_field = "pool__owner_branch"
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("prize")
+        verbose_name_plural = _("prizes")
+        ordering = ["pool", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "code"], name="prize_code_unique_in_pool"),
+            models.CheckConstraint(condition=models.Q(stock_available__gte=0), name="prize_stock_not_negative"),
+            models.CheckConstraint(condition=models.Q(unit_cost__gte=0), name="prize_cost_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pool.code}/{self.code})"
+
+
+class Reservation(models.Model):
+    """Stock set aside for one source (a campaign): only it can grant from it."""
+
+    prize = models.ForeignKey(Prize, verbose_name=_("prize"), on_delete=models.PROTECT, related_name="reservations")
+    source_ref = models.CharField(_("reserved for"), max_length=80)
+    remaining = models.PositiveIntegerField(_("remaining"), default=0)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    scope_field = "prize__pool__owner_branch"
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("reservation")
+        verbose_name_plural = _("reservations")
+        constraints = [
+            models.UniqueConstraint(fields=["prize", "source_ref"], name="reservation_unique_per_source"),
+            models.CheckConstraint(condition=models.Q(remaining__gte=0), name="reservation_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prize} → {self.source_ref} ({self.remaining})"
+
+
+class MovementKind(models.TextChoices):
+    ADDED = "added", _("added")
+    RESERVED = "reserved", _("reserved for a campaign")
+    RELEASED = "released", _("released")
+    GRANTED = "granted", _("granted")
+    REVOKED = "revoked", _("revoked / returned")
+    ADJUSTED = "adjusted", _("adjusted")
+    EXPIRED = "expired", _("expired")
+    TRANSFER_OUT = "transfer_out", _("transferred out")
+    TRANSFER_IN = "transfer_in", _("transferred in")
+
+
+class StockMovement(models.Model):
+    """One change of stock: ``delta`` moves the prize's available stock,
+    ``reserved_delta`` its reservation's remaining stock (grants from a
+    reservation move only the latter)."""
+
+    prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="movements")
+    reservation = models.ForeignKey(Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)
+    delta = models.IntegerField(_("change of available stock"))
+    reserved_delta = models.IntegerField(_("change of reserved stock"), default=0)
+    grant = models.ForeignKey("Grant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    scope_field = "prize__pool__owner_branch"
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.delta:+d} {self.prize_id}"
+
+
+class BudgetMovement(models.Model):
+    """One change of a pool's available budget (``amount``, signed, CNY)."""
+
+    pool = models.ForeignKey(PrizePool, on_delete=models.PROTECT, related_name="budget_movements")
+    kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)
+    amount = models.DecimalField(_("amount (CNY)"), **MONEY)
+    grant = models.ForeignKey("Grant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    scope_field = "pool__owner_branch"
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("budget movement")
+        verbose_name_plural = _("budget movements")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.pool_id}"
+
+
+class GrantStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    DISPATCHING = "dispatching", _("dispatching")
+    DELIVERED = "delivered", _("delivered")
+    FAILED = "failed", _("failed")
+    REVOKED = "revoked", _("revoked")
+
+
+class Grant(models.Model):
+    """One reward to one customer. ``idempotency_key`` makes it exactly once."""
+
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
+    prize = models.ForeignKey(Prize, verbose_name=_("prize"), on_delete=models.PROTECT, related_name="grants")
+    reservation = models.ForeignKey(Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="grants")
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="+")
+    cost = models.DecimalField(_("cost (CNY)"), **MONEY)
+    source = models.CharField(_("source"), max_length=120)
+    source_ref = models.CharField(_("source reference"), max_length=80, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=GrantStatus.choices, default=GrantStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    scope_field = "prize__pool__owner_branch"
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("grant")
+        verbose_name_plural = _("grants")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prize} → {self.customer_id} ({self.get_status_display()})"
+
+
+class CouponCode(models.Model):
+    """One code of a coupon prize; issued to at most one grant."""
+
+    prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="coupon_codes")
+    code = models.CharField(_("code"), max_length=80)
+    grant = models.OneToOneField(Grant, null=True, blank=True, on_delete=models.PROTECT, related_name="coupon_code")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    scope_field = "prize__pool__owner_branch"
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("coupon code")
+        verbose_name_plural = _("coupon codes")
+        constraints = [models.UniqueConstraint(fields=["prize", "code"], name="coupon_code_unique_per_prize")]
+        indexes = [models.Index(fields=["prize", "grant"])]
+
+    def __str__(self) -> str:
+        return self.code
