@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import FrozenBitMap
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -78,8 +78,7 @@ def customer_tags_by_category(*, customer: Customer, user) -> list[tuple[TagCate
 def scope_universe(user) -> FrozenBitMap:
     """Every customer id in the user's scope."""
     keys = [bitmaps.branch_key(pk) for pk in Branch.objects.visible_to(user).values_list("pk", flat=True)]
-    maps = bitmaps.get_many(keys)
-    return FrozenBitMap(BitMap.union(*maps.values())) if maps else bitmaps.EMPTY
+    return bitmaps.cache.union(bitmaps.get_many(keys))
 
 
 def tag_list(*, user) -> QuerySet[Tag]:

@@ -125,51 +125,54 @@ class MovementKind(models.TextChoices):
     TRANSFER_IN = "transfer_in", _("transferred in")
 
 
-class StockMovement(models.Model):
+class LedgerEntry(models.Model):
+    """What every ledger row records besides its amount: what kind of change,
+    for which grant (if any), by whom, why and when."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)
+    grant = models.ForeignKey("Grant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-at", "-id"]
+
+
+class StockMovement(LedgerEntry):
     """One change of stock: ``delta`` moves the prize's available stock,
     ``reserved_delta`` its reservation's remaining stock (grants from a
     reservation move only the latter)."""
 
     prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="movements")
     reservation = models.ForeignKey(Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
-    kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)
     delta = models.IntegerField(_("change of available stock"))
     reserved_delta = models.IntegerField(_("change of reserved stock"), default=0)
-    grant = models.ForeignKey("Grant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    reason = models.CharField(_("reason"), max_length=200, blank=True)
-    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
 
     scope_field = "prize__pool__owner_branch"
-    objects = ScopedQuerySet.as_manager()
 
-    class Meta:
+    class Meta(LedgerEntry.Meta):
         verbose_name = _("stock movement")
         verbose_name_plural = _("stock movements")
-        ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.delta:+d} {self.prize_id}"
 
 
-class BudgetMovement(models.Model):
+class BudgetMovement(LedgerEntry):
     """One change of a pool's available budget (``amount``, signed, CNY)."""
 
     pool = models.ForeignKey(PrizePool, on_delete=models.PROTECT, related_name="budget_movements")
-    kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)
     amount = models.DecimalField(_("amount (CNY)"), **MONEY)
-    grant = models.ForeignKey("Grant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    reason = models.CharField(_("reason"), max_length=200, blank=True)
-    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
 
     scope_field = "pool__owner_branch"
-    objects = ScopedQuerySet.as_manager()
 
-    class Meta:
+    class Meta(LedgerEntry.Meta):
         verbose_name = _("budget movement")
         verbose_name_plural = _("budget movements")
-        ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.pool_id}"
