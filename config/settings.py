@@ -5,6 +5,7 @@ With DEBUG off, a missing or unsafe production value stops the process at start
 instead of running insecurely.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -152,6 +153,21 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
+# Rewards dispatch (rewards/services/delivery.py). The backend is a dotted path,
+# like EMAIL_BACKEND: logging (default; records each delivery in the database),
+# http (signed JSON to the bank's core system) or test (in memory).
+REWARDS_DISPATCH_BACKEND = env.str("REWARDS_DISPATCH_BACKEND", default="rewards.backends.logging.LoggingBackend")
+REWARDS_HTTP_URL = env.str("REWARDS_HTTP_URL", default="")
+REWARDS_HTTP_KEY_ID = env.str("REWARDS_HTTP_KEY_ID", default="")
+REWARDS_HTTP_SECRET = env.str("REWARDS_HTTP_SECRET", default="")
+REWARDS_HTTP_TIMEOUT = env.float("REWARDS_HTTP_TIMEOUT", default=5.0)
+REWARDS_DISPATCH_BATCH_SIZE = env.int("REWARDS_DISPATCH_BATCH_SIZE", default=200)
+REWARDS_MAX_ATTEMPTS = env.int("REWARDS_MAX_ATTEMPTS", default=5)
+REWARDS_RETRY_BASE_SECONDS = env.int("REWARDS_RETRY_BASE_SECONDS", default=30)
+REWARDS_STUCK_AFTER_SECONDS = env.int("REWARDS_STUCK_AFTER_SECONDS", default=300)
+# Manual dispatch batches costing more than this (CNY) need a second person's approval.
+REWARDS_BATCH_APPROVAL_ABOVE = Decimal(env.str("REWARDS_BATCH_APPROVAL_ABOVE", default="10000"))
+
 # Health checks and other quick Redis look-ups must not hang a request.
 REDIS_HEALTH_TIMEOUT = env.float("REDIS_HEALTH_TIMEOUT", default=1.0)
 
@@ -203,6 +219,12 @@ def _check_production() -> None:
         problems.append("SECRET_KEY must be at least 50 characters with at least 5 distinct ones")
     if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list this site's host names (no '*')")
+    # Without these the HTTP backend would fail every grant at its first delivery.
+    if REWARDS_DISPATCH_BACKEND.rpartition(".")[0] == "rewards.backends.http":
+        if not REWARDS_HTTP_URL.startswith(("https://", "http://")):
+            problems.append("REWARDS_HTTP_URL must be the core system's http(s):// URL for the HTTP dispatch backend")
+        if not REWARDS_HTTP_KEY_ID or not REWARDS_HTTP_SECRET:
+            problems.append("REWARDS_HTTP_KEY_ID and REWARDS_HTTP_SECRET must be set for the HTTP dispatch backend")
     if problems:
         raise ImproperlyConfigured("Unsafe production settings (DEBUG is off): " + "; ".join(problems))
 

@@ -4,6 +4,8 @@ from accounts.admin import ReadOnlyAdmin
 from rewards.models import (
     BudgetMovement,
     CouponCode,
+    DeliveryRecord,
+    DispatchBatch,
     Grant,
     Prize,
     PrizePool,
@@ -50,8 +52,8 @@ class BudgetMovementAdmin(ReadOnlyAdmin):
 
 @admin.register(Grant)
 class GrantAdmin(ReadOnlyAdmin):
-    list_display = ["idempotency_key", "prize", "customer", "cost", "status", "attempts", "created_at"]
-    list_filter = ["status"]
+    list_display = ["idempotency_key", "prize", "customer", "cost", "status", "attempts", "fulfilment", "created_at"]
+    list_filter = ["status", "failure_kind", "fulfilment"]
     search_fields = ["idempotency_key", "customer__customer_ref"]
     list_select_related = ["prize", "customer"]
     show_full_result_count = False
@@ -61,3 +63,18 @@ class GrantAdmin(ReadOnlyAdmin):
 class CouponCodeAdmin(ReadOnlyAdmin):
     list_display = ["code", "prize", "grant"]
     search_fields = ["code"]
+
+
+@admin.register(DeliveryRecord)
+class DeliveryRecordAdmin(ReadOnlyAdmin):
+    list_display = ["at", "idempotency_key", "grant", "backend"]
+    search_fields = ["idempotency_key"]
+    list_select_related = ["grant"]
+    show_full_result_count = False
+
+
+@admin.register(DispatchBatch)
+class DispatchBatchAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "prize", "customer_count", "total_cost", "status", "created_by", "decided_by", "created_at"]
+    list_filter = ["status", "selection"]
+    list_select_related = ["prize", "created_by", "decided_by"]

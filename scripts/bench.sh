@@ -16,3 +16,5 @@ echo "== bench/scope.py"
 DATABASE_URL=$(db scope) "$PY" bench/scope.py
 echo "== bench/segments.py $*"
 DATABASE_URL=$(db segments) "$PY" bench/segments.py "$@"
+echo "== bench/dispatch.py"
+DATABASE_URL=$(db dispatch) "$PY" bench/dispatch.py

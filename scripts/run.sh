@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: everything for one machine — a local Redis (unless REDIS_URL is set),
-# migrations, demo data, an RQ worker with the scheduler and the web server.
+# migrations, demo data, an RQ worker with the scheduler, RQ's cron scheduler and the web server.
 # Ctrl-C stops everything this script started, and nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +43,11 @@ fi
 "$PY" manage.py rqworker --with-scheduler default > var/log/worker.log 2>&1 &
 pids+=($!)
 echo "worker: pid ${pids[-1]} (log: var/log/worker.log)"
+
+# Recurring jobs (the grant sweeper, every minute): rewards/cron.py.
+"$PY" manage.py rqcron rewards.cron > var/log/cron.log 2>&1 &
+pids+=($!)
+echo "cron: pid ${pids[-1]} (log: var/log/cron.log)"
 
 "$PY" manage.py runserver "${RUN_ADDR:-127.0.0.1:8000}" &
 pids+=($!)

@@ -6,12 +6,15 @@
     └── SH (Shanghai)         ← the sibling: everything here is out of BJ's scope
 """
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 from types import SimpleNamespace
 
 import pytest
+import redis
+from django.conf import settings
 
 from accounts import services
 from accounts.models import Role
@@ -82,6 +85,22 @@ def _fresh_bitmap_cache():
     bitmaps.cache.clear()
     yield
     bitmaps.cache.clear()
+
+
+def _forget_queued_grants() -> None:
+    from rewards.services import delivery
+
+    with contextlib.suppress(redis.RedisError):  # tests that need Redis fail on their own
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).delete(delivery.QUEUE_KEY, delivery.DRAIN_FLAG)
+
+
+@pytest.fixture(autouse=True)
+def _no_grants_queued_across_tests():
+    # Grant ids one test queued for delivery (on commit) must not be delivered in
+    # another test's database, where the same ids may name other grants.
+    _forget_queued_grants()
+    yield
+    _forget_queued_grants()
 
 
 @pytest.fixture

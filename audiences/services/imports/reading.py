@@ -33,6 +33,9 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required, optional)
     ImportKind.CUSTOMERS: (("customer_ref", "name", "phone", "branch_code", "opened_on"), ("tags",)),
     ImportKind.TAGS: (("customer_ref", "tag_code"), ("action",)),
+    # Tables other apps read with the same checks (rewards: coupon codes, dispatch lists).
+    "coupon_codes": (("code",), ()),
+    "customer_refs": (("customer_ref",), ()),
 }
 EXTENSIONS = (".csv", ".xlsx")
 # An .xlsx is a zip; refuse "zip bombs" that unpack far beyond the upload limit.

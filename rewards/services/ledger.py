@@ -23,6 +23,7 @@ from accounts.services import audit_record
 from rewards.models import (
     BudgetMovement,
     CouponCode,
+    Fulfilment,
     Grant,
     GrantStatus,
     MovementKind,
@@ -78,17 +79,58 @@ def prize_create(*, actor, pool: PrizePool, code: str, name: str, kind: str, uni
     return prize
 
 
-# --- stock ----------------------------------------------------------------------
+@transaction.atomic
+def pool_update(*, actor, pool: PrizePool, name: str, valid_from=None, valid_until=None) -> PrizePool:
+    """Rename a pool or change its validity; its owner and code stay (transfers trace through them)."""
+    _require(actor, Verb.MANAGE_POOLS, pool)
+    if valid_from and valid_until and valid_from > valid_until:
+        raise ValidationError({"valid_until": _("The end of validity is before its start.")})
+    before = {"name": pool.name, "valid_from": str(pool.valid_from or ""), "valid_until": str(pool.valid_until or "")}
+    pool.name, pool.valid_from, pool.valid_until = name, valid_from, valid_until
+    pool.full_clean()
+    pool.save(update_fields=["name", "valid_from", "valid_until"])
+    after = {"name": name, "valid_from": str(valid_from or ""), "valid_until": str(valid_until or "")}
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        audit_record(actor=actor, action="pool.update", obj=pool, changes=changes)
+    return pool
 
 
 @transaction.atomic
-def stock_add(*, actor, prize: Prize, quantity: int, reason: str) -> StockMovement:
+def prize_update(*, actor, prize: Prize, name: str, unit_cost: Decimal) -> Prize:
+    """Rename a prize or change its unit cost (for grants from now on; past grants keep theirs)."""
+    _require(actor, Verb.MANAGE_POOLS, prize)
+    before = {"name": prize.name, "unit_cost": str(prize.unit_cost)}
+    prize.name, prize.unit_cost = name, unit_cost
+    prize.full_clean()
+    prize.save(update_fields=["name", "unit_cost"])
+    after = {"name": name, "unit_cost": str(unit_cost)}
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        audit_record(actor=actor, action="prize.update", obj=prize, changes=changes)
+    return prize
+
+
+# --- stock ----------------------------------------------------------------------
+
+
+def _no_coupon_stock(prize: Prize) -> None:
+    if prize.kind == PrizeKind.COUPON:
+        raise ValidationError(_("A coupon prize's stock is its codes: upload codes to add stock."))
+
+
+@transaction.atomic
+def stock_add(
+    *, actor, prize: Prize, quantity: int, reason: str, kind: str = MovementKind.ADDED, _with_codes: bool = False
+) -> StockMovement:
+    """Add stock. Coupon stock is added only with its codes (``codes.coupon_codes_add``,
+    which alone passes ``_with_codes=True`` after writing them in the same transaction)."""
     _require(actor, Verb.MANAGE_POOLS, prize)
     _positive(quantity, _("The quantity must be positive."))
+    if kind == MovementKind.ADDED and not _with_codes:
+        _no_coupon_stock(prize)
     _give(Prize, prize.pk, "stock_available", quantity)
-    movement = StockMovement.objects.create(
-        prize=prize, kind=MovementKind.ADDED, delta=quantity, actor=actor, reason=reason
-    )
+    movement = StockMovement.objects.create(prize=prize, kind=kind, delta=quantity, actor=actor, reason=reason)
     audit_record(actor=actor, action="stock.add", obj=prize, changes={"quantity": quantity}, reason=reason)
     return movement
 
@@ -101,6 +143,8 @@ def stock_adjust(*, actor, prize: Prize, delta: int, reason: str, kind: str = Mo
         raise ValidationError(_("Say why the stock changes."))
     if delta == 0:
         raise ValidationError(_("The change must not be zero."))
+    if delta > 0:
+        _no_coupon_stock(prize)
     if delta < 0 and not _take(Prize, prize.pk, "stock_available", -delta):
         raise ValidationError(_("Not enough stock available."), code="sold_out")
     if delta > 0:
@@ -115,7 +159,8 @@ def stock_transfer(*, actor, prize: Prize, target_pool: PrizePool, quantity: int
     """Allocate stock from a pool to a pool below it: two movements, one transaction.
 
     The target gets (or reuses) a prize of the same code, kind and unit cost
-    that remembers where its stock came from.
+    that remembers where its stock came from. A coupon prize's unissued codes
+    move with its stock.
     """
     _require(actor, Verb.MANAGE_POOLS, prize)
     _require(actor, Verb.MANAGE_POOLS, target_pool)
@@ -134,6 +179,8 @@ def stock_transfer(*, actor, prize: Prize, target_pool: PrizePool, quantity: int
     if not _take(Prize, prize.pk, "stock_available", quantity):
         raise ValidationError(_("Not enough stock available."), code="sold_out")
     _give(Prize, target.pk, "stock_available", quantity)
+    if prize.kind == PrizeKind.COUPON:
+        _move_codes(prize, target, quantity)
     StockMovement.objects.create(prize=prize, kind=MovementKind.TRANSFER_OUT, delta=-quantity, actor=actor, reason=reason)
     StockMovement.objects.create(prize=target, kind=MovementKind.TRANSFER_IN, delta=quantity, actor=actor, reason=reason)
     audit_record(
@@ -141,6 +188,20 @@ def stock_transfer(*, actor, prize: Prize, target_pool: PrizePool, quantity: int
         changes={"quantity": quantity, "to_pool": target_pool.code}, reason=reason,
     )
     return target
+
+
+def _move_codes(prize: Prize, target: Prize, quantity: int) -> None:
+    codes = list(
+        CouponCode.objects.select_for_update(skip_locked=True)
+        .filter(prize=prize, grant__isnull=True).order_by("pk").values_list("pk", flat=True)[:quantity]
+    )
+    if len(codes) < quantity:
+        raise ValidationError(_("Not enough unissued coupon codes to move."), code="sold_out")
+    try:
+        with transaction.atomic():
+            CouponCode.objects.filter(pk__in=codes).update(prize=target)
+    except IntegrityError as exc:
+        raise ValidationError(_("The target prize already has some of these coupon codes.")) from exc
 
 
 # --- budget ---------------------------------------------------------------------
@@ -252,7 +313,16 @@ def _same_request(grant: Grant, prize: Prize, customer) -> Grant:
     return grant
 
 
+def _pool_valid_today(pool: PrizePool) -> bool:
+    today = timezone.localdate()
+    return (pool.valid_from is None or pool.valid_from <= today) and (
+        pool.valid_until is None or today <= pool.valid_until
+    )
+
+
 def _grant_new(prize, customer, key, source, source_ref, reservation, actor) -> Grant:
+    if not _pool_valid_today(prize.pool):
+        raise ValidationError(_("The prize pool is not valid today."), code="expired")
     if reservation is not None:
         if reservation.prize_id != prize.pk:
             raise ValidationError(_("The reservation is for another prize."))
@@ -267,6 +337,7 @@ def _grant_new(prize, customer, key, source, source_ref, reservation, actor) -> 
     grant = Grant.objects.create(
         idempotency_key=key, prize=prize, reservation=reservation, customer=customer, cost=cost,
         source=source, source_ref=source_ref, created_by=actor if getattr(actor, "pk", None) else None,
+        fulfilment=Fulfilment.TO_SHIP if prize.kind == PrizeKind.GIFT else "",
     )
     if prize.kind == PrizeKind.COUPON:
         code = (
@@ -289,7 +360,16 @@ def _grant_new(prize, customer, key, source, source_ref, reservation, actor) -> 
             pool_id=prize.pool_id, grant=grant, kind=MovementKind.GRANTED, amount=-cost,
             actor=grant.created_by, reason=source,
         )
+    # Delivery starts once the grant is committed; if this process dies first,
+    # the sweeper finds the pending grant (DESIGN.md §6.2).
+    transaction.on_commit(lambda: _enqueue(grant.pk))
     return grant
+
+
+def _enqueue(grant_id: int) -> None:
+    from rewards.services import delivery
+
+    delivery.grants_enqueue(grant_ids=[grant_id])
 
 
 @transaction.atomic
