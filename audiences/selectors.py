@@ -3,23 +3,16 @@ counted by the bitmap index within the segment owner's subtree."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import django_rq
-import redis
 from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from pyroaring import FrozenBitMap
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from accounts.dashboard import Card
 from accounts.models import Branch, Role
@@ -35,6 +28,7 @@ from audiences.models import (
     Tag,
     TagCategory,
 )
+from config import jobs
 
 SAMPLE_SIZE = 20
 
@@ -157,7 +151,6 @@ def dashboard_cards(user) -> list[Card]:
 logger = logging.getLogger(__name__)
 
 IMPORT_IN_FLIGHT = (ImportStatus.CHECKING, ImportStatus.QUEUED, ImportStatus.RUNNING)
-_DEAD_JOB = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED)
 
 
 def import_batch_list(*, user) -> QuerySet[ImportBatch]:
@@ -178,30 +171,17 @@ def import_progress_get(*, batch: ImportBatch) -> dict[str, Any] | None:
     """The checking or importing job's progress from Redis; None when unknown."""
     if batch.status not in IMPORT_IN_FLIGHT or not batch.job_id:
         return None
-    try:
-        raw = django_rq.get_connection("default").get(import_progress_key(batch))
-    except redis.RedisError:
-        logger.warning("import %s: progress unavailable", batch.pk, exc_info=True)
+    data = jobs.progress_get(import_progress_key(batch))
+    if data is None:
         return None
-    if not raw:
-        return None
-    data = json.loads(raw)
     phases = {
         "read": _("Reading the file"),
         "check": _("Checking rows"),
         "write": _("Writing"),
         "report": _("Writing the report"),
     }
-    total = max(int(data.get("total", 0)), 0)
-    done = min(max(int(data.get("done", 0)), 0), total)
-    return {
-        "phase": phases.get(data.get("phase"), ""),
-        # Reading counts bytes, the other phases rows: only rows are worth showing.
-        "rows": data.get("phase") != "read",
-        "done": done,
-        "total": total,
-        "percent": int(100 * done / total) if total else 0,
-    }
+    # Reading counts bytes, the other phases rows: only rows are worth showing.
+    return {**data, "phase": phases.get(data.get("phase"), ""), "rows": data.get("phase") != "read"}
 
 
 def import_batch_stuck(*, batch: ImportBatch) -> bool:
@@ -215,19 +195,8 @@ def import_batch_stuck(*, batch: ImportBatch) -> bool:
     """
     if batch.status not in IMPORT_IN_FLIGHT or not batch.job_id:
         return False
-    try:
-        job = Job.fetch(batch.job_id, connection=django_rq.get_connection("default"))
-        status = job.get_status(refresh=False)
-    except NoSuchJobError:
-        dead = True
-    except redis.RedisError:
-        logger.warning("import %s: job status unavailable", batch.pk, exc_info=True)
-        return False
-    else:
-        dead = status in _DEAD_JOB
-        if status == JobStatus.STARTED and job.timeout:
-            started = batch.started_at if batch.status == ImportStatus.RUNNING else job.started_at
-            dead = started is not None and timezone.now() - started > dt.timedelta(seconds=job.timeout)
+    started = batch.started_at if batch.status == ImportStatus.RUNNING else None
+    dead = jobs.job_dead(batch.job_id, started_at=started)
     # A job commits the batch's next status before rq marks it finished: if
     # the batch has not moved on now, after the job was asked about, it never will.
     return dead and ImportBatch.objects.filter(pk=batch.pk, status=batch.status, job_id=batch.job_id).exists()

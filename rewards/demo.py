@@ -1,7 +1,9 @@
 """Demo data for rewards: a head-office pool with budget and a prize of every
 kind (a coffee coupon with 500 codes among them), allocated down to the
 Beijing, Shanghai and Guangzhou pools and from Beijing to Haidian, plus an
-expired pool. Called by ``manage.py seed_demo`` (see accounts).
+expired pool; then two manual dispatches in Beijing — one run (its grants are
+delivered by the worker ``make run`` starts) and one waiting for a second
+person's approval. Called by ``manage.py seed_demo`` (see accounts).
 
 Everything goes through the services, as a user would do it, so every counter
 has its ledger and ``manage.py rewards_reconcile`` finds nothing to report.
@@ -21,14 +23,16 @@ import random
 import string
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Branch, User
+from audiences.models import Customer
 from rewards import services
-from rewards.models import MovementKind, Prize, PrizeKind, PrizePool
-from rewards.services import codes
+from rewards.models import BatchSelection, MovementKind, Prize, PrizeKind, PrizePool
+from rewards.services import batches, codes
 
 SEED = 20260401
 HO_POOL = "HO-BENEFITS"
@@ -74,7 +78,9 @@ def seed(*, stdout, options) -> None:
         return
     with transaction.atomic():
         pools, prizes = _seed()
-    stdout.write(f"rewards demo: {pools} prize pools, {prizes} prizes created")
+    # After the commit: the batch's grants queue their delivery when they commit.
+    batches_ = _dispatch_demo()
+    stdout.write(f"rewards demo: {pools} prize pools, {prizes} prizes, {batches_} manual dispatches created")
 
 
 def _seed() -> tuple[int, int]:
@@ -131,6 +137,31 @@ def _seed() -> tuple[int, int]:
     )
     created.append(spring)
     return len(created), Prize.objects.filter(pool__in=created).count()
+
+
+def _dispatch_demo() -> int:
+    """A thank-you to 40 Beijing customers (run now), and a rate-coupon batch
+    above the approval limit that waits for a reviewer."""
+    operator = User.objects.get(username="bj.operator")
+    bj_customers = list(
+        Customer.objects.filter(branch__path__startswith=Branch.objects.get(code="BJ").path)
+        .order_by("pk").values_list("pk", flat=True)[:300]
+    )
+    if not bj_customers:
+        return 0
+    bj_prizes = {p.code: p for p in Prize.objects.filter(pool__code="BJ-BENEFITS")}
+    thanks = batches.batch_create(
+        actor=operator, prize=bj_prizes["CASH-5"], customer_ids=bj_customers[:40], selection=BatchSelection.SEARCH,
+        selection_label="新开户客户 new customers", reason="开户感谢 thank you for opening an account",
+    )
+    batches.batch_run(batch_id=thanks.pk)
+    rate = bj_prizes["RATE-05"]
+    wanted = int(settings.REWARDS_BATCH_APPROVAL_ABOVE / rate.unit_cost) + 1
+    batches.batch_create(
+        actor=operator, prize=rate, customer_ids=bj_customers[:wanted], selection=BatchSelection.SEARCH,
+        selection_label="高净值客户 high-value customers", reason="存款回馈 deposit loyalty reward",
+    )
+    return 2
 
 
 def _allocate(actor, source: PrizePool, source_prizes: dict[str, Prize], target: PrizePool, budget: str, units) -> None:

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-import django_rq
-import redis
 from django.conf import settings
 from django.db import connection, models
 from django.db.models import CharField, Count, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from pyroaring import FrozenBitMap
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
+from accounts.dashboard import Card
 from accounts.models import AuditEntry
+from accounts.permissions import Verb, can
 from audiences.models import Customer
+from config import jobs
 from rewards.models import (
+    BatchStatus,
     BudgetMovement,
     CouponCode,
     DispatchBatch,
@@ -72,6 +72,31 @@ def batch_list(*, user):
 
 def batch_get_for_user(*, user, pk: int) -> DispatchBatch:
     return get_object_or_404(batch_list(user=user), pk=pk)
+
+
+def dashboard_cards(user) -> list[Card]:
+    """Pools in scope; grants that failed and wait for a person; manual
+    dispatches this user may approve (not their own)."""
+    cards = [
+        Card(key="pools", title=_("Prize pools"), count=pool_list(user=user).count(), url=reverse("rewards:pool_list")),
+        Card(
+            key="failed_grants",
+            title=_("Failed grants to resolve"),
+            count=grant_list(user=user).filter(status=GrantStatus.FAILED).count(),
+            url=reverse("rewards:grant_list") + f"?status={GrantStatus.FAILED}",
+        ),
+    ]
+    if can(user, Verb.APPROVE):
+        waiting = batch_list(user=user).filter(status=BatchStatus.AWAITING_APPROVAL).exclude(created_by=user)
+        cards.append(
+            Card(
+                key="batches_to_approve",
+                title=_("Manual dispatches to approve"),
+                count=waiting.count(),
+                url=reverse("rewards:batch_list") + f"?status={BatchStatus.AWAITING_APPROVAL}",
+            )
+        )
+    return cards
 
 
 # --- reconciliation --------------------------------------------------------------
@@ -216,21 +241,9 @@ def batch_progress_key(batch: DispatchBatch) -> str:
 
 def batch_progress_get(*, batch: DispatchBatch) -> dict | None:
     """The running job's ``{done, total, percent}`` from Redis; None when unknown."""
-
-
     if batch.status not in BATCH_IN_FLIGHT or not batch.job_id:
         return None
-    try:
-        raw = django_rq.get_connection("default").get(batch_progress_key(batch))
-    except redis.RedisError:
-        logger.warning("batch %s: progress unavailable", batch.pk, exc_info=True)
-        return None
-    if not raw:
-        return None
-    data = json.loads(raw)
-    total = max(int(data.get("total", 0)), 0)
-    done = min(max(int(data.get("done", 0)), 0), total)
-    return {"done": done, "total": total, "percent": int(100 * done / total) if total else 0}
+    return jobs.progress_get(batch_progress_key(batch))
 
 
 def batch_stuck(*, batch: DispatchBatch) -> bool:
@@ -245,19 +258,7 @@ def batch_stuck(*, batch: DispatchBatch) -> bool:
 
     if batch.status not in BATCH_IN_FLIGHT or not batch.job_id:
         return False
-    try:
-        job = Job.fetch(batch.job_id, connection=django_rq.get_connection("default"))
-        status = job.get_status(refresh=False)
-    except NoSuchJobError:
-        dead = True
-    except redis.RedisError:
-        logger.warning("batch %s: job status unavailable", batch.pk, exc_info=True)
-        return False
-    else:
-        dead = status in _BATCH_DEAD_JOB
-        if status == JobStatus.STARTED and job.timeout:
-            started = batch.started_at or job.started_at
-            dead = started is not None and timezone.now() - started > dt.timedelta(seconds=job.timeout)
+    dead = jobs.job_dead(batch.job_id, started_at=batch.started_at)
     # The job commits the batch's end before rq marks it finished: re-read the batch.
     return dead and DispatchBatch.objects.filter(pk=batch.pk, status=batch.status, job_id=batch.job_id).exists()
 

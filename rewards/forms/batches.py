@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from django import forms
-from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from pyroaring import BitMap
@@ -172,18 +170,7 @@ class BatchForm(forms.Form):
 
 def _read_refs(uploaded) -> tuple[list[str], list[int]]:
     """The ``customer_ref`` column and the row numbers of an uploaded CSV or XLSX."""
-    ext = PurePath(uploaded.name or "").suffix.lower()
-    if ext not in reading.EXTENSIONS:
-        raise ValidationError(_("Upload a .csv or .xlsx file (an older .xls workbook: save it as .xlsx first)."))
-    if uploaded.size > settings.IMPORT_MAX_BYTES:
-        raise ValidationError(
-            _("The file is %(size)s; the largest file you can upload is %(max)s.")
-            % {"size": filesizeformat(uploaded.size), "max": filesizeformat(settings.IMPORT_MAX_BYTES)}
-        )
-    if not uploaded.size:
-        raise ValidationError(_("The file is empty."))
-    reading.sniff(uploaded, ext, "customer_refs")
-    frame, rows = reading.load(uploaded, ext, "customer_refs")
+    frame, rows = reading.read_upload(uploaded, "customer_refs")
     return frame["customer_ref"].tolist(), rows.tolist()
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import tempfile
 import uuid
@@ -45,6 +44,7 @@ from accounts.services import audit_record
 from audiences import selectors as audience_selectors
 from audiences.exports import BOM, safe_row
 from audiences.models import Customer
+from config import jobs
 from rewards import selectors
 from rewards.models import BatchSelection, BatchStatus, DispatchBatch, Grant, Prize
 from rewards.services.ledger import grant_create
@@ -55,7 +55,6 @@ logger = logging.getLogger(__name__)
 # while the prize row (locked by each grant's stock UPDATE) is held only briefly.
 CHUNK_SIZE = 100
 JOB_TIMEOUT = 6 * 3600
-PROGRESS_TTL = 24 * 3600
 SOURCE = "manual dispatch"
 REPORT_HEADER = ("customer_ref", "outcome", "grant_id", "message")
 
@@ -272,7 +271,7 @@ def batch_run(*, batch_id: int) -> None:
 def _grant_all(batch: DispatchBatch) -> dict[str, int]:
     members = selectors.batch_members(batch)
     total = len(members)
-    progress = Progress(batch)
+    progress = jobs.Progress(selectors.batch_progress_key(batch)).set
     progress(0, total)
     counts: Counter[str] = Counter()
     with tempfile.TemporaryFile() as tmp:
@@ -330,18 +329,3 @@ def _fail(batch: DispatchBatch, reason: str) -> None:
         )
         audit_record(actor=None, action="batch.failed", obj=batch, reason=reason[:2000])
 
-
-class Progress:
-    """Writes ``{done, total}`` to Redis; a Redis hiccup never stops the job."""
-
-    def __init__(self, batch: DispatchBatch) -> None:
-        self.key = selectors.batch_progress_key(batch)
-        self.connection = None
-
-    def __call__(self, done: int, total: int) -> None:
-        try:
-            if self.connection is None:
-                self.connection = django_rq.get_connection("default")
-            self.connection.set(self.key, json.dumps({"done": int(done), "total": int(total)}), ex=PROGRESS_TTL)
-        except redis.RedisError:
-            logger.warning("batch progress not recorded", exc_info=True)

@@ -20,10 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from accounts.permissions import Verb, can
@@ -72,18 +70,7 @@ def coupon_codes_add(*, actor, prize: Prize, uploaded_file) -> CodesUpload:
     if prize.kind != PrizeKind.COUPON:
         raise ValidationError(_("Only a coupon prize takes coupon codes."))
     name = PurePath(uploaded_file.name or "").name
-    ext = PurePath(name).suffix.lower()
-    if ext not in reading.EXTENSIONS:
-        raise ValidationError(_("Upload a .csv or .xlsx file (an older .xls workbook: save it as .xlsx first)."))
-    if uploaded_file.size > settings.IMPORT_MAX_BYTES:
-        raise ValidationError(
-            _("The file is %(size)s; the largest file you can upload is %(max)s.")
-            % {"size": filesizeformat(uploaded_file.size), "max": filesizeformat(settings.IMPORT_MAX_BYTES)}
-        )
-    if not uploaded_file.size:
-        raise ValidationError(_("The file is empty."))
-    reading.sniff(uploaded_file, ext, KIND)
-    frame, numbers = reading.load(uploaded_file, ext, KIND)
+    frame, numbers = reading.read_upload(uploaded_file, KIND)
     codes = frame["code"].str.replace(_INVISIBLE, "", regex=True).str.strip().tolist()
     rows = [int(n) for n in numbers]
     errors, first_row = _file_errors(codes, rows)

@@ -17,7 +17,8 @@ from openpyxl import Workbook
 from pyroaring import BitMap
 
 from audiences import services as audience_services
-from rewards import services
+from config import jobs
+from rewards import selectors, services
 from rewards.forms.batches import PREVIEW_SALT
 from rewards.models import BatchSelection, BatchStatus, DispatchBatch, Grant
 from rewards.services import batches
@@ -307,7 +308,7 @@ def test_a_running_batch_shows_a_polling_progress_bar(world, login, personas, pr
     try:
         DispatchBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.RUNNING, job_id=job.id)
         batch.refresh_from_db()
-        batches.Progress(batch)(1, 3)
+        jobs.Progress(selectors.batch_progress_key(batch)).set(1, 3)
         client = login(personas.operator)
         page = client.get(url("batch_progress", batch.pk), HTTP_HX_REQUEST="true").content.decode()
     finally:

@@ -9,6 +9,7 @@ import django_rq
 import pytest
 import redis
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 from django.utils import translation
 
 from accounts.models import AuditEntry
@@ -325,3 +326,22 @@ def test_the_same_confirmation_twice_makes_one_batch(prize, customers, personas,
     first = create_and_run(personas.operator, prize, customers, django_capture_on_commit_callbacks, request_id="r1")
     again = create_and_run(personas.operator, prize, customers, django_capture_on_commit_callbacks, request_id="r1")
     assert first.pk == again.pk and DispatchBatch.objects.count() == 1 and Grant.objects.count() == 3
+
+
+def test_the_dashboard_shows_failed_grants_and_batches_waiting_for_someone_elses_approval(
+    settings, login, personas, prize, customers
+):
+    settings.REWARDS_BATCH_APPROVAL_ABOVE = Decimal("1")
+    create(personas.branch_admin, prize, customers)
+    grant = services.grant_create(prize=prize, customer=customers[0], idempotency_key="dash", source="t")
+    Grant.objects.filter(pk=grant.pk).update(status="failed")
+
+    def cards(user):
+        return {c.key: c.count for c in login(user).get(reverse("dashboard")).context["cards"]}
+
+    reviewer = cards(personas.reviewer)
+    assert (reviewer["batches_to_approve"], reviewer["failed_grants"]) == (1, 1)
+    assert cards(personas.branch_admin)["batches_to_approve"] == 0  # their own batch
+    assert "batches_to_approve" not in cards(personas.operator)  # operators approve nothing
+    outsider = cards(personas.outsider)
+    assert (outsider["batches_to_approve"], outsider["failed_grants"]) == (0, 0)

@@ -18,6 +18,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Sequence
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from audiences.models import ImportKind
@@ -67,6 +69,29 @@ def digest(fh) -> str:
     while chunk := fh.read(READ_CHUNK):
         sha256.update(chunk)
     return sha256.hexdigest()
+
+
+def check_upload(uploaded_file, kind: str) -> str:
+    """Refuse an upload that cannot be the table asked for, before anything is
+    stored: its extension, its size, then ``sniff``. Returns the extension."""
+    ext = PurePath(uploaded_file.name or "").suffix.lower()
+    if ext not in EXTENSIONS:
+        raise ValidationError(_("Upload a .csv or .xlsx file (an older .xls workbook: save it as .xlsx first)."))
+    if uploaded_file.size > settings.IMPORT_MAX_BYTES:
+        raise ValidationError(
+            _("The file is %(size)s; the largest file you can upload is %(max)s.")
+            % {"size": filesizeformat(uploaded_file.size), "max": filesizeformat(settings.IMPORT_MAX_BYTES)}
+        )
+    if not uploaded_file.size:
+        raise ValidationError(_("The file is empty."))
+    sniff(uploaded_file, ext, kind)
+    return ext
+
+
+def read_upload(uploaded_file, kind: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """``check_upload`` then ``load``: a small table read within the request."""
+    ext = check_upload(uploaded_file, kind)
+    return load(uploaded_file, ext, kind)
 
 
 def sniff(fh, ext: str, kind: str) -> None:

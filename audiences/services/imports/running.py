@@ -11,7 +11,6 @@ invisible to the web process until it commits.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from pathlib import PurePath
@@ -34,13 +33,13 @@ from audiences import bitmaps, selectors
 from audiences.models import BitmapIndex, ImportBatch, ImportKind, ImportStatus, Tag
 from audiences.services.imports import checking, reading
 from audiences.services.imports.reports import save_report
+from config import jobs
 
 logger = logging.getLogger(__name__)
 
 # rq's default (600 s) is too short for a million rows on SQLite.
 JOB_TIMEOUT = 6 * 3600
 CHECK_JOB_TIMEOUT = 2 * 3600
-PROGRESS_TTL = 24 * 3600
 
 
 def import_confirm(*, user, batch: ImportBatch) -> ImportBatch:
@@ -204,18 +203,11 @@ def enqueue(*, batch_id: int, job_id: str, status: str) -> None:
         )
 
 
-class Progress:
-    """Writes ``{phase, done, total}`` to Redis; a Redis hiccup never stops a job."""
+class Progress(jobs.Progress):
+    """The batch's progress as ``ProgressFn`` calls it: ``(phase, done, total)``."""
 
     def __init__(self, batch: ImportBatch) -> None:
-        self.key = selectors.import_progress_key(batch)
-        self.connection = None
+        super().__init__(selectors.import_progress_key(batch))
 
     def __call__(self, phase: str, done: int, total: int) -> None:
-        try:
-            if self.connection is None:
-                self.connection = django_rq.get_connection("default")
-            value = json.dumps({"phase": phase, "done": int(done), "total": int(total)})
-            self.connection.set(self.key, value, ex=PROGRESS_TTL)
-        except redis.RedisError:
-            logger.warning("import progress not recorded", exc_info=True)
+        self.set(done, total, phase=phase)

@@ -19,7 +19,6 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -51,19 +50,7 @@ def import_upload(*, user, uploaded_file, kind: str) -> ImportBatch:
         raise ValidationError(_("Choose what the file contains."))
     branch = user.branch or Branch.objects.get(parent__isnull=True)
     name = PurePath(uploaded_file.name or "").name
-    ext = PurePath(name).suffix.lower()
-    if ext not in reading.EXTENSIONS:
-        raise ValidationError(
-            _("Upload a .csv or .xlsx file (an older .xls workbook: save it as .xlsx first).")
-        )
-    if uploaded_file.size > settings.IMPORT_MAX_BYTES:
-        raise ValidationError(
-            _("The file is %(size)s; the largest file you can import is %(max)s.")
-            % {"size": filesizeformat(uploaded_file.size), "max": filesizeformat(settings.IMPORT_MAX_BYTES)}
-        )
-    if not uploaded_file.size:
-        raise ValidationError(_("The file is empty."))
-    reading.sniff(uploaded_file, ext, kind)
+    ext = reading.check_upload(uploaded_file, kind)
     batch = ImportBatch(
         kind=kind,
         status=ImportStatus.CHECKING,
