@@ -138,6 +138,13 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)  # customer and tag imports
+# Campaign materials (campaigns/services/materials.py): upload sizes, and the
+# largest width and height (each, in pixels) of a poster or animated image.
+MATERIAL_IMAGE_MAX_BYTES = env.int("MATERIAL_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+MATERIAL_VIDEO_MAX_BYTES = env.int("MATERIAL_VIDEO_MAX_BYTES", default=50 * 1024 * 1024)
+MATERIAL_MAX_PIXELS = env.int("MATERIAL_MAX_PIXELS", default=4096)
+# The forecast's share of the reach expected to take part, unless the kind says otherwise.
+CAMPAIGNS_PARTICIPATION_RATE = Decimal(env.str("CAMPAIGNS_PARTICIPATION_RATE", default="0.08"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

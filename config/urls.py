@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -9,8 +11,13 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("audiences/", include("audiences.urls")),
     path("rewards/", include("rewards.urls")),
+    path("campaigns/", include("campaigns.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("admin/rq/", include("django_rq.urls")),
 ]
+
+if settings.DEBUG:
+    # Uploaded materials on a development machine; in production the web server serves MEDIA_ROOT.
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -44,8 +44,8 @@ fi
 pids+=($!)
 echo "worker: pid ${pids[-1]} (log: var/log/worker.log)"
 
-# Recurring jobs (the grant sweeper, every minute): rewards/cron.py.
-"$PY" manage.py rqcron rewards.cron > var/log/cron.log 2>&1 &
+# Recurring jobs (every minute: the grant sweeper, campaign starts and ends): config/cron.py.
+"$PY" manage.py rqcron config.cron > var/log/cron.log 2>&1 &
 pids+=($!)
 echo "cron: pid ${pids[-1]} (log: var/log/cron.log)"
 

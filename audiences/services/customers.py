@@ -36,6 +36,9 @@ class UpsertResult:
     created_refs: list[str] = field(default_factory=list)
 
 
+KEY_RETRIES = 5
+
+
 def _non_tag_keys(rows: Sequence[CustomerRow]) -> set[str]:
     keys = set(
         BitmapIndex.objects.filter(
@@ -63,9 +66,27 @@ def customers_upsert(
     rare bulk write, and holding the whole set up front (in key order) means no
     concurrent writer can deadlock against it or interleave with it.
     """
-    result = UpsertResult()
     tag_ids = sorted({t for row in rows for t in row.tag_ids})
     keys = _non_tag_keys(rows) | {bitmaps.tag_key(t) for t in tag_ids}
+    # A concurrent writer may move a customer into a bitmap that did not exist
+    # when the keys were listed; then everything is undone and done again with
+    # that key locked too (keys only grow, so this ends).
+    for _attempt in range(KEY_RETRIES):
+        try:
+            return _upsert(rows, tag_ids, keys, source_ref, progress)
+        except _KeysMissing as exc:
+            keys |= exc.keys
+    raise RuntimeError("customers_upsert: the bitmap keys kept moving")
+
+
+class _KeysMissing(Exception):
+    def __init__(self, keys: set[str]) -> None:
+        super().__init__(sorted(keys))
+        self.keys = keys
+
+
+def _upsert(rows, tag_ids, keys, source_ref, progress) -> UpsertResult:
+    result = UpsertResult()
     now = timezone.now()
     with transaction.atomic(), bitmaps.locked(keys) as maps:
         tagged: dict[int, list[int]] = defaultdict(list)
@@ -97,7 +118,10 @@ def customers_upsert(
                 if before == after:
                     result.unchanged += 1
                     continue
-                for key in bitmaps.customer_keys(current.branch_id, current.opened_on):
+                current_keys = bitmaps.customer_keys(current.branch_id, current.opened_on)
+                if missing := set(current_keys) - maps.keys():
+                    raise _KeysMissing(missing)
+                for key in current_keys:
                     maps[key].discard(current.pk)
                 current.name, current.phone, current.branch_id, current.opened_on = after
                 current.updated_at = now

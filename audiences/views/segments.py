@@ -30,6 +30,7 @@ from audiences import exports, rule_edit, rules, selectors, services
 from audiences.filters import SegmentFilter
 from audiences.forms import segments as segment_forms
 from audiences.models import Segment
+from config.forms import add_service_error, is_fragment_request
 
 PAGE_SIZE = 25
 SNAPSHOT_LIMIT = 50
@@ -48,9 +49,6 @@ def _require(request: HttpRequest, verb: str, obj=None) -> None:
         raise PermissionDenied
 
 
-def _is_fragment_request(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
 
 # --- list and create -----------------------------------------------------------
 
@@ -65,7 +63,7 @@ def segment_list(request):
     context = {"filter": segment_filter, "page_obj": paginator.get_page(request.GET.get("page"))}
     template = (
         "audiences/partials/segment_table.html"
-        if _is_fragment_request(request)
+        if is_fragment_request(request)
         else "audiences/segment_list.html"
     )
     return render(request, template, context)
@@ -80,7 +78,7 @@ def segment_new(request):
         try:
             segment = services.segment_create(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _add_service_error(form, exc)
+            add_service_error(form, exc)
         else:
             messages.success(
                 request,
@@ -88,13 +86,6 @@ def segment_new(request):
             )
             return redirect("audiences:segment_detail", pk=segment.pk)
     return render(request, "audiences/segment_form.html", {"form": form})
-
-
-def _add_service_error(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict") and set(exc.error_dict) <= set(form.fields):
-        form.add_error(None, exc)
-    else:
-        form.add_error(None, exc.messages)
 
 
 # --- the builder ----------------------------------------------------------------
@@ -137,7 +128,7 @@ def _builder_context(
 def _builder(request: HttpRequest, segment: Segment, *, status: int = 200, **state) -> HttpResponse:
     """The tree fragment for htmx, the whole builder page otherwise."""
     context = _builder_context(request, segment, **state)
-    if _is_fragment_request(request):
+    if is_fragment_request(request):
         return render(request, TREE, context, status=status)
     context.update(_page_context(request, segment))
     return render(request, "audiences/segment_detail.html", context, status=status)
@@ -224,7 +215,7 @@ def _apply(
     except ValidationError as exc:
         error, node_id = _rule_error(exc)
     else:
-        if _is_fragment_request(request):
+        if is_fragment_request(request):
             response = render(request, TREE, _builder_context(request, segment))
             response["HX-Trigger"] = "ruleChanged"
             return response
@@ -355,7 +346,7 @@ def segment_preview(request, pk: int):
         context["sample"] = [
             (c, selectors.phone_for(request.user, c.phone)) for c in preview.sample
         ]
-    template = PREVIEW if _is_fragment_request(request) else "audiences/segment_preview.html"
+    template = PREVIEW if is_fragment_request(request) else "audiences/segment_preview.html"
     return render(request, template, context)
 
 

@@ -277,6 +277,21 @@ def reservation_release(*, actor, reservation: Reservation, reason: str = "") ->
     return left
 
 
+@transaction.atomic
+def reservation_reduce(*, actor, reservation: Reservation, quantity: int, reason: str = "") -> None:
+    """Return part of an open reservation to the prize's stock (a campaign
+    re-approved with a smaller quantity); the reservation stays open."""
+    _positive(quantity, _("The quantity must be positive."))
+    if reservation.released_at is not None or not _take(Reservation, reservation.pk, "remaining", quantity):
+        raise ValidationError(_("The reservation does not hold that much."))
+    _give(Prize, reservation.prize_id, "stock_available", quantity)
+    StockMovement.objects.create(
+        prize_id=reservation.prize_id, reservation=reservation, kind=MovementKind.RELEASED, delta=quantity,
+        reserved_delta=-quantity, actor=actor, reason=reason or reservation.source_ref,
+    )
+    audit_record(actor=actor, action="stock.release", obj=reservation.prize, changes={"quantity": quantity, "for": reservation.source_ref}, reason=reason)
+
+
 # --- grants ---------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import Verb, can
 from audiences import selectors as audience_selectors
+from config.forms import is_fragment_request
 from rewards import selectors
 from rewards.filters import GrantFilter
 from rewards.forms.grants import FulfilmentForm, HistoryFilterForm, ReasonForm
@@ -37,9 +38,6 @@ def _require(request: HttpRequest, verb: str, obj=None) -> None:
     if not can(request.user, verb, obj):
         raise PermissionDenied
 
-
-def _is_fragment_request(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 # --- the list -------------------------------------------------------------------
@@ -64,7 +62,7 @@ def grant_list(request):
         "total": sum(counts.values()),
         "current_status": grant_filter.form.cleaned_data.get("status") if grant_filter.is_valid() else "",
     }
-    template = "rewards/partials/grant_table.html" if _is_fragment_request(request) else "rewards/grant_list.html"
+    template = "rewards/partials/grant_table.html" if is_fragment_request(request) else "rewards/grant_list.html"
     return render(request, template, context)
 
 
@@ -223,9 +221,9 @@ def customer_rewards(request, ref: str):
         "history_page_param": "hpage",
         "history_id": "customer-history",
     }
-    if _is_fragment_request(request) and request.htmx.target == "customer-history":
+    if is_fragment_request(request) and request.htmx.target == "customer-history":
         return render(request, "rewards/partials/history_table.html", context)
-    if _is_fragment_request(request) and request.htmx.target == "customer-grants":
+    if is_fragment_request(request) and request.htmx.target == "customer-grants":
         return render(request, "rewards/partials/grant_customer_table.html", context)
     return render(request, "rewards/customer_rewards.html", context)
 
@@ -243,7 +241,7 @@ def pool_history(request, code: str):
         "history_page_param": "page",
         "history_id": "history-table",
     }
-    if _is_fragment_request(request):
+    if is_fragment_request(request):
         return render(request, "rewards/partials/history_table.html", context)
     return render(request, "rewards/pool_history.html", context)
 

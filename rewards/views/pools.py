@@ -10,13 +10,12 @@ just the ledger whose filter or page changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import Verb, can
+from config.forms import is_fragment_request, submit
 from rewards import selectors, services
 from rewards.filters import BudgetMovementFilter, PoolFilter, StockMovementFilter
 from rewards.forms import pools as pool_forms
@@ -43,9 +43,6 @@ def _require(request: HttpRequest, verb: str, obj: Any = None) -> None:
         raise PermissionDenied
 
 
-def _is_fragment_request(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
 
 def _managed_pool(request: HttpRequest, code: str) -> PrizePool:
     pool = selectors.pool_get_for_user(user=request.user, code=code)
@@ -59,23 +56,6 @@ def _managed_prize(request: HttpRequest, pk: int) -> Prize:
     return prize
 
 
-def _add_service_error(form, exc: ValidationError) -> None:
-    fields = set(form.fields) | {NON_FIELD_ERRORS}
-    if hasattr(exc, "error_dict") and set(exc.error_dict) <= fields:
-        form.add_error(None, exc)
-    else:
-        form.add_error(None, exc.messages)
-
-
-def _submit(request: HttpRequest, form, action: Callable[[dict], Any]) -> tuple[bool, Any]:
-    """On a valid POST, call the service; its refusal goes onto the form."""
-    if request.method != "POST" or not form.is_valid():
-        return False, None
-    try:
-        return True, action(form.cleaned_data)
-    except ValidationError as exc:
-        _add_service_error(form, exc)
-        return False, None
 
 
 # --- pools -----------------------------------------------------------------------
@@ -93,7 +73,7 @@ def pool_list(request):
         "page_obj": paginator.get_page(request.GET.get("page")),
         "today": timezone.localdate(),
     }
-    template = "rewards/partials/pool_table.html" if _is_fragment_request(request) else "rewards/pool_list.html"
+    template = "rewards/partials/pool_table.html" if is_fragment_request(request) else "rewards/pool_list.html"
     return render(request, template, context)
 
 
@@ -102,7 +82,7 @@ def pool_list(request):
 def pool_new(request):
     _require(request, Verb.MANAGE_POOLS)
     form = pool_forms.PoolForm(request.POST or None, user=request.user)
-    done, pool = _submit(request, form, lambda data: services.pool_create(actor=request.user, **data))
+    done, pool = submit(request, form, lambda data: services.pool_create(actor=request.user, **data))
     if done:
         messages.success(request, _("Prize pool “%(name)s” created. Now add its prizes and budget.") % {"name": pool.name})
         return redirect("rewards:pool_detail", code=pool.code)
@@ -142,10 +122,10 @@ def _budget_ledger(request: HttpRequest, pool: PrizePool) -> dict[str, Any]:
 @login_required
 def pool_detail(request, code: str):
     pool = selectors.pool_get_for_user(user=request.user, code=code)
-    if _is_fragment_request(request) and request.htmx.target == STOCK_LEDGER:
+    if is_fragment_request(request) and request.htmx.target == STOCK_LEDGER:
         context = {"pool": pool, "ledger": _stock_ledger(request, pool)}
         return render(request, "rewards/partials/ledger_stock.html", context)
-    if _is_fragment_request(request) and request.htmx.target == BUDGET_LEDGER:
+    if is_fragment_request(request) and request.htmx.target == BUDGET_LEDGER:
         context = {"pool": pool, "ledger": _budget_ledger(request, pool)}
         return render(request, "rewards/partials/ledger_budget.html", context)
     summary = selectors.budget_summary(pool=pool)
@@ -168,7 +148,7 @@ def pool_edit(request, code: str):
     pool = _managed_pool(request, code)
     initial = {"name": pool.name, "valid_from": pool.valid_from, "valid_until": pool.valid_until}
     form = pool_forms.PoolEditForm(request.POST or None, initial=initial)
-    done, _pool = _submit(request, form, lambda data: services.pool_update(actor=request.user, pool=pool, **data))
+    done, _pool = submit(request, form, lambda data: services.pool_update(actor=request.user, pool=pool, **data))
     if done:
         messages.success(request, _("Prize pool “%(name)s” saved.") % {"name": pool.name})
         return redirect("rewards:pool_detail", code=pool.code)
@@ -187,7 +167,7 @@ def _budget_page(request, pool: PrizePool, form, heading: str) -> HttpResponse:
 def budget_add(request, code: str):
     pool = _managed_pool(request, code)
     form = pool_forms.BudgetAddForm(request.POST or None)
-    done, _movement = _submit(
+    done, _movement = submit(
         request, form, lambda data: services.budget_add(actor=request.user, pool=pool, **data)
     )
     if done:
@@ -203,7 +183,7 @@ def budget_add(request, code: str):
 def budget_transfer(request, code: str):
     pool = _managed_pool(request, code)
     form = pool_forms.BudgetTransferForm(request.POST or None, user=request.user, pool=pool)
-    done, _none = _submit(
+    done, _none = submit(
         request,
         form,
         lambda data: services.budget_transfer(
@@ -228,7 +208,7 @@ def budget_transfer(request, code: str):
 def prize_new(request, code: str):
     pool = _managed_pool(request, code)
     form = pool_forms.PrizeForm(request.POST or None)
-    done, prize = _submit(request, form, lambda data: services.prize_create(actor=request.user, pool=pool, **data))
+    done, prize = submit(request, form, lambda data: services.prize_create(actor=request.user, pool=pool, **data))
     if done:
         if prize.kind == PrizeKind.COUPON:
             messages.success(request, _("Prize “%(name)s” created. Upload its coupon codes to give it stock.") % {"name": prize.name})
@@ -266,7 +246,7 @@ def prize_detail(request, pk: int):
 def prize_edit(request, pk: int):
     prize = _managed_prize(request, pk)
     form = pool_forms.PrizeEditForm(request.POST or None, initial={"name": prize.name, "unit_cost": prize.unit_cost})
-    done, _prize = _submit(request, form, lambda data: services.prize_update(actor=request.user, prize=prize, **data))
+    done, _prize = submit(request, form, lambda data: services.prize_update(actor=request.user, prize=prize, **data))
     if done:
         messages.success(request, _("Prize “%(name)s” saved.") % {"name": prize.name})
         return redirect("rewards:prize_detail", pk=prize.pk)
@@ -288,7 +268,7 @@ def stock_add(request, pk: int):
         messages.info(request, _("A coupon prize's stock is its codes: upload codes to add stock."))
         return redirect("rewards:coupon_upload", pk=prize.pk)
     form = pool_forms.StockAddForm(request.POST or None)
-    done, _movement = _submit(request, form, lambda data: services.stock_add(actor=request.user, prize=prize, **data))
+    done, _movement = submit(request, form, lambda data: services.stock_add(actor=request.user, prize=prize, **data))
     if done:
         messages.success(
             request, _("Added %(quantity)s to the stock of “%(name)s”.") % {"quantity": form.cleaned_data["quantity"], "name": prize.name}
@@ -302,7 +282,7 @@ def stock_add(request, pk: int):
 def stock_adjust(request, pk: int):
     prize = _managed_prize(request, pk)
     form = pool_forms.StockAdjustForm(request.POST or None)
-    done, _movement = _submit(
+    done, _movement = submit(
         request,
         form,
         lambda data: services.stock_adjust(
@@ -322,7 +302,7 @@ def stock_adjust(request, pk: int):
 def stock_transfer(request, pk: int):
     prize = _managed_prize(request, pk)
     form = pool_forms.StockTransferForm(request.POST or None, user=request.user, pool=prize.pool)
-    done, _target = _submit(
+    done, _target = submit(
         request,
         form,
         lambda data: services.stock_transfer(

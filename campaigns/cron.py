@@ -1,0 +1,12 @@
+"""Recurring jobs of campaigns, loaded by ``manage.py rqcron config.cron``.
+
+The start and end of each campaign are scheduled jobs; this net catches the
+ones lost with Redis. Safe on several hosts: each start or end is a
+conditional status change.
+"""
+
+from rq import cron
+
+from campaigns import jobs
+
+cron.register(jobs.campaigns_due, queue_name="default", cron="* * * * *", name="campaigns-due")

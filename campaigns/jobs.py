@@ -1,0 +1,27 @@
+"""Background jobs for campaigns: thin, take ids, safe to run twice, early or late.
+
+Scheduled with RQ's built-in scheduler (``rqworker --with-scheduler``) when a
+campaign is approved (``services.lifecycle.campaign_schedule``). Each job looks
+at the campaign's status and approved window when it runs, so a duplicate, a
+late or an early run does nothing wrong.
+"""
+
+from __future__ import annotations
+
+from campaigns.services import lifecycle
+
+
+def campaign_go_live(campaign_id: int) -> str:
+    """At ``starts_at``: an approved campaign goes live."""
+    return lifecycle.campaign_start_due(campaign_id=campaign_id)
+
+
+def campaign_end(campaign_id: int) -> str:
+    """At ``ends_at``: the campaign ends and its reservations go back to stock."""
+    return lifecycle.campaign_end_due(campaign_id=campaign_id)
+
+
+def campaigns_due() -> dict[str, int]:
+    """Every minute (rqcron): start and end what is due if its own job was lost."""
+    return lifecycle.campaigns_due_sweep()
+

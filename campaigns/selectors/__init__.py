@@ -1,0 +1,1 @@
+"""Reads for campaigns, by area: campaigns, materials, review, forecast."""
