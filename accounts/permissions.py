@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -66,3 +67,9 @@ def can(user: Any, verb: str, obj: Any = None) -> bool:
     if not has_verb(user, verb):
         return False
     return obj is None or branch_in_scope(user, owner_branch(obj))
+
+
+def require(user: Any, verb: str, obj: Any = None) -> None:
+    """``can`` or PermissionDenied (403): for views, after the scoped lookup."""
+    if not can(user, verb, obj):
+        raise PermissionDenied

@@ -3,7 +3,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.filters import yes_no_filter
+from accounts.filters import OwnedArchivableFilter, yes_no_filter
 from accounts.models import Branch
 from audiences import selectors
 from audiences.models import ImportBatch, ImportKind, ImportStatus, Segment, Tag, TagCategory
@@ -71,41 +71,10 @@ class TagFilter(django_filters.FilterSet):
         )
 
 
-class SegmentFilter(django_filters.FilterSet):
-    ACTIVE, ARCHIVED, ALL = "active", "archived", "all"
-
-    q = django_filters.CharFilter(label=_("Name"), field_name="name", lookup_expr="icontains")
-    owner_branch = django_filters.ModelChoiceFilter(
-        label=_("Owner branch"),
-        queryset=Branch.objects.none(),
-        to_field_name="code",
-        method="in_subtree",
-    )
-    status = django_filters.ChoiceFilter(
-        label=_("Status"),
-        choices=[(ACTIVE, _("Active")), (ARCHIVED, _("Archived")), (ALL, _("All"))],
-        empty_label=None,
-        method="by_status",
-    )
-
+class SegmentFilter(OwnedArchivableFilter):
     class Meta:
         model = Segment
         fields = ["q", "owner_branch", "status"]
-
-    def __init__(self, data=None, *args, user, **kwargs):
-        # Archived segments stay out of the way unless asked for.
-        data = data.copy() if data is not None else {}
-        data.setdefault("status", self.ACTIVE)
-        super().__init__(data, *args, **kwargs)
-        self.filters["owner_branch"].queryset = Branch.objects.visible_to(user)
-
-    def in_subtree(self, queryset, name, value):
-        return queryset.filter(owner_branch__path__startswith=value.path)
-
-    def by_status(self, queryset, name, value):
-        if value == self.ALL:
-            return queryset
-        return queryset.filter(is_archived=value == self.ARCHIVED)
 
 
 class ImportFilter(django_filters.FilterSet):

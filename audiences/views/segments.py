@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.permissions import Verb, can
+from accounts.permissions import Verb, can, require
 from audiences import exports, rule_edit, rules, selectors, services
 from audiences.filters import SegmentFilter
 from audiences.forms import segments as segment_forms
@@ -42,12 +42,6 @@ PREVIEW = "audiences/partials/segment_preview.html"
 def _segment(request: HttpRequest, pk: int) -> Segment:
     """The segment if it is in the user's scope; 404 otherwise (one path: existence never leaks)."""
     return selectors.segment_get_for_user(user=request.user, pk=pk)
-
-
-def _require(request: HttpRequest, verb: str, obj=None) -> None:
-    if not can(request.user, verb, obj):
-        raise PermissionDenied
-
 
 
 # --- list and create -----------------------------------------------------------
@@ -72,7 +66,7 @@ def segment_list(request):
 @require_http_methods(["GET", "POST"])
 @login_required
 def segment_new(request):
-    _require(request, Verb.EDIT)
+    require(request.user, Verb.EDIT)
     form = segment_forms.SegmentCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -188,7 +182,7 @@ def _open_form(request: HttpRequest, segment: Segment) -> dict:
 
 def _editable_segment(request: HttpRequest, pk: int) -> Segment:
     segment = _segment(request, pk)
-    _require(request, Verb.EDIT, segment)
+    require(request.user, Verb.EDIT, segment)
     return segment
 
 
@@ -364,7 +358,7 @@ def segment_archive(request, pk: int):
 def segment_export(request, pk: str, fmt: str):
     """The members as CSV (streamed) or XLSX; phones masked unless the role sees them."""
     segment = _segment(request, int(pk))
-    _require(request, Verb.EXPORT, segment)
+    require(request.user, Verb.EXPORT, segment)
     try:
         members = selectors.segment_members(
             rule=segment.rule, owner_branch=segment.owner_branch, segment=segment

@@ -11,6 +11,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.filters import OwnedArchivableFilter
 from accounts.models import Branch
 from campaigns.models import ChannelKind, Material, MaterialKind
 from campaigns.services import materials
@@ -20,39 +21,12 @@ _UPLOAD_KIND_CHOICES = [(k.value, k.label) for k in materials.UPLOAD_KINDS]
 _ACCEPT = "image/png,image/jpeg,image/webp,image/gif,video/mp4,video/webm"
 
 
-class MaterialFilter(django_filters.FilterSet):
-    ACTIVE, ARCHIVED, ALL = "active", "archived", "all"
-
-    q = django_filters.CharFilter(label=_("Name"), field_name="name", lookup_expr="icontains")
+class MaterialFilter(OwnedArchivableFilter):
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=MaterialKind.choices)
-    owner_branch = django_filters.ModelChoiceFilter(
-        label=_("Owner branch"), queryset=Branch.objects.none(), to_field_name="code", method="in_subtree"
-    )
-    status = django_filters.ChoiceFilter(
-        label=_("Status"),
-        choices=[(ACTIVE, _("Active")), (ARCHIVED, _("Archived")), (ALL, _("All"))],
-        empty_label=None,
-        method="by_status",
-    )
 
     class Meta:
         model = Material
         fields = ["q", "kind", "owner_branch", "status"]
-
-    def __init__(self, data=None, *args, user, **kwargs):
-        # Archived materials stay out of the way unless asked for.
-        data = data.copy() if data is not None else {}
-        data.setdefault("status", self.ACTIVE)
-        super().__init__(data, *args, **kwargs)
-        self.filters["owner_branch"].queryset = Branch.objects.visible_to(user)
-
-    def in_subtree(self, queryset, name, value):
-        return queryset.filter(owner_branch__path__startswith=value.path)
-
-    def by_status(self, queryset, name, value):
-        if value == self.ALL:
-            return queryset
-        return queryset.filter(is_archived=value == self.ARCHIVED)
 
 
 def _owner_branch_field(form: forms.Form, user) -> None:

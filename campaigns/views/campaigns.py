@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.permissions import Verb, can
+from accounts.permissions import Verb, can, require
 from campaigns import kinds
 from campaigns.filters import CampaignFilter
 from campaigns.forms import campaigns as forms
@@ -68,18 +68,10 @@ TABS = [
 ]
 
 
-def _require(request: HttpRequest, verb: str, obj: Any = None) -> None:
-    if not can(request.user, verb, obj):
-        raise PermissionDenied
-
-
-
 def _campaign(request: HttpRequest, code: str, verb: str = Verb.VIEW) -> Campaign:
     campaign = selectors.campaign_get_for_user(user=request.user, code=code)
-    _require(request, verb, campaign)
+    require(request.user, verb, campaign)
     return campaign
-
-
 
 
 # --- list, gallery, detail ----------------------------------------------------------
@@ -104,7 +96,7 @@ def campaign_list(request):
 @require_http_methods(["GET", "POST"])
 @login_required
 def campaign_generate(request):
-    _require(request, Verb.EDIT)
+    require(request.user, Verb.EDIT)
     form = forms.GenerateForm(request.POST or None, user=request.user)
     done, campaign = submit(
         request,

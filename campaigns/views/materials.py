@@ -9,12 +9,10 @@ on the way in and again on the way out.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -22,7 +20,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.permissions import Verb, can
+from accounts.permissions import Verb, can, require
 from campaigns.forms import materials as material_forms
 from campaigns.models import Material, MaterialKind
 from campaigns.selectors import materials as selectors
@@ -33,16 +31,9 @@ from config.forms import add_service_error, is_fragment_request
 PAGE_SIZE = 24
 
 
-def _require(request: HttpRequest, verb: str, obj: Any = None) -> None:
-    if not can(request.user, verb, obj):
-        raise PermissionDenied
-
-
-
-
 def _editable(request: HttpRequest, pk: int) -> Material:
     material = selectors.material_get_for_user(user=request.user, pk=pk)
-    _require(request, Verb.EDIT, material)
+    require(request.user, Verb.EDIT, material)
     return material
 
 
@@ -75,7 +66,7 @@ def material_detail(request, pk: int):
 @require_http_methods(["GET", "POST"])
 @login_required
 def material_upload(request):
-    _require(request, Verb.EDIT)
+    require(request.user, Verb.EDIT)
     form = material_forms.MaterialUploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -110,7 +101,7 @@ def _article_page(request, form, material: Material | None) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def material_article_new(request):
-    _require(request, Verb.EDIT)
+    require(request.user, Verb.EDIT)
     form = material_forms.ArticleForm(request.POST or None, user=request.user)
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         data = form.cleaned_data

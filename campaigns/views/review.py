@@ -17,7 +17,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import Verb, can
+from accounts.permissions import Verb, can, require
 from campaigns.forms.review import DecisionForm, RejectForm, ReviewFilter
 from campaigns.selectors import forecast, review
 from campaigns.services import lifecycle
@@ -25,11 +25,6 @@ from campaigns.services import lifecycle
 PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
 PANEL = "campaigns/partials/lifecycle_panel.html"
-
-
-def _require(request, verb: str, obj=None) -> None:
-    if not can(request.user, verb, obj):
-        raise PermissionDenied
 
 
 def _require_operator(request, campaign) -> None:
@@ -71,7 +66,7 @@ def _reason(request) -> str:
 @login_required
 def review_queue(request):
     user = request.user
-    _require(request, Verb.APPROVE)
+    require(request.user, Verb.APPROVE)
     review_filter = ReviewFilter(request.GET or None, queryset=review.review_queue(user=user), user=user)
     paginator = Paginator(review_filter.qs, PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
@@ -90,7 +85,7 @@ def review_queue(request):
 @login_required
 def campaign_submit(request, code: str):
     campaign = review.campaign_get_for_user(user=request.user, code=code)
-    _require(request, Verb.SUBMIT, campaign)
+    require(request.user, Verb.SUBMIT, campaign)
     try:
         lifecycle.campaign_submit(actor=request.user, campaign=campaign)
     except ValidationError as exc:
@@ -113,7 +108,7 @@ def campaign_withdraw(request, code: str):
 @login_required
 def campaign_approve(request, code: str):
     campaign = review.campaign_get_for_user(user=request.user, code=code)
-    _require(request, Verb.APPROVE, campaign)
+    require(request.user, Verb.APPROVE, campaign)
     return _act(
         request, campaign, lifecycle.campaign_approve,
         _("Approved: stock is reserved, the audience is frozen and the start is scheduled."),
@@ -125,7 +120,7 @@ def campaign_approve(request, code: str):
 @login_required
 def campaign_reject(request, code: str):
     campaign = review.campaign_get_for_user(user=request.user, code=code)
-    _require(request, Verb.APPROVE, campaign)
+    require(request.user, Verb.APPROVE, campaign)
     form = RejectForm(request.POST)
     # An empty reason reaches the service, which refuses one's own revision before it asks for a reason.
     reason = form.cleaned_data["reason"] if form.is_valid() else ""

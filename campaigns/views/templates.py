@@ -24,7 +24,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.permissions import Verb, can
+from accounts.permissions import Verb, can, require
 from campaigns.forms import templates as forms
 from campaigns.models import CampaignTemplate
 from campaigns.selectors import campaigns as campaign_selectors
@@ -35,16 +35,11 @@ from config.forms import is_fragment_request, submit
 GALLERY_PAGE_SIZE = 12
 
 
-def _require(request: HttpRequest, verb: str, obj=None) -> None:
-    if not can(request.user, verb, obj):
-        raise PermissionDenied
-
-
 def _template(request: HttpRequest, pk: int, verb: str = Verb.VIEW) -> CampaignTemplate:
     template = selectors.template_get_for_user(user=request.user, pk=pk)
     # Reading follows the look-up (a published template is read outside its owner's
     # scope); a change needs the verb on the template's owner branch.
-    _require(request, verb, None if verb == Verb.VIEW else template)
+    require(request.user, verb, None if verb == Verb.VIEW else template)
     return template
 
 
@@ -95,7 +90,7 @@ def gallery(request: HttpRequest, form) -> HttpResponse:
 @login_required
 def template_create(request, code: str):
     campaign = campaign_selectors.campaign_get_for_user(user=request.user, code=code)
-    _require(request, Verb.EDIT, campaign)
+    require(request.user, Verb.EDIT, campaign)
     form = forms.TemplateForm(request.POST or None, campaign=campaign)
     done, template = submit(
         request, form, lambda data: services.template_create(actor=request.user, campaign=campaign, **data)

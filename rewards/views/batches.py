@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.permissions import Verb, can
+from accounts.permissions import Verb, can, require
 from audiences.models import Customer
 from rewards import selectors
 from rewards.filters import BatchFilter
@@ -28,11 +28,6 @@ SAMPLE_SIZE = 20
 # Grants not yet in a final state: the report keeps refreshing while any are.
 DELIVERING = (GrantStatus.PENDING, GrantStatus.DISPATCHING)
 GRANT_STATUSES = (GrantStatus.PENDING, GrantStatus.DISPATCHING, GrantStatus.DELIVERED, GrantStatus.FAILED)
-
-
-def _require(request, verb: str, obj=None) -> None:
-    if not can(request.user, verb, obj):
-        raise PermissionDenied
 
 
 # ------------------------------------------------------------------ list
@@ -87,7 +82,7 @@ def _render_new(request, form, *, q: str, picked_ids: list[int]):
 def batch_new(request):
     """The choice form; ``?prize=`` preselects a prize. Its Search button posts
     here (without htmx) to list matches while keeping what was entered."""
-    _require(request, Verb.DISPATCH)
+    require(request.user, Verb.DISPATCH)
     data = request.POST if request.method == "POST" else request.GET
     initial = {key: data[key] for key in ("prize", "reason", "way", "q", "segment") if data.get(key)}
     form = BatchForm(initial=initial, user=request.user)
@@ -98,7 +93,7 @@ def batch_new(request):
 @login_required
 def batch_customers(request):
     """The customer search's results (htmx); without htmx, the whole page."""
-    _require(request, Verb.DISPATCH)
+    require(request.user, Verb.DISPATCH)
     if not request.htmx:
         return redirect(f"{reverse('rewards:batch_new')}?{request.GET.urlencode()}")
     context = _customer_choice(
@@ -125,14 +120,14 @@ def _preview_context(*, prize, members, label: str, way: str, reason: str, probl
 @login_required
 def batch_preview(request):
     """Check the choice and show what the batch would do; nothing is written."""
-    _require(request, Verb.DISPATCH)
+    require(request.user, Verb.DISPATCH)
     form = BatchForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         return _render_new(
             request, form, q=request.POST.get("q", "").strip(), picked_ids=_int_list(request.POST.getlist("customers"))
         )
     prize = form.cleaned_data["prize"]
-    _require(request, Verb.DISPATCH, prize)
+    require(request.user, Verb.DISPATCH, prize)
     context = _preview_context(
         prize=prize, members=form.members, label=form.selection_label, way=form.cleaned_data["way"],
         reason=form.cleaned_data["reason"], problems=form.problems, problem_count=form.problem_count,
@@ -144,14 +139,14 @@ def batch_preview(request):
 @require_POST
 @login_required
 def batch_confirm(request):
-    _require(request, Verb.DISPATCH)
+    require(request.user, Verb.DISPATCH)
     form = ConfirmForm(request.POST, user=request.user)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("token", [_("Choose the customers again.")])))
         return redirect("rewards:batch_new")
     data = form.cleaned_data["token"]
     prize = selectors.prize_get_for_user(user=request.user, pk=data["prize"])
-    _require(request, Verb.DISPATCH, prize)
+    require(request.user, Verb.DISPATCH, prize)
     try:
         batch = batches.batch_create(
             actor=request.user, prize=prize, customer_ids=data["members"], selection=data["way"],
@@ -224,7 +219,7 @@ def batch_progress(request, pk: int):
 @login_required
 def batch_report(request, pk: int):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    _require(request, Verb.EXPORT, batch)
+    require(request.user, Verb.EXPORT, batch)
     if not batch.report:
         raise Http404
     return FileResponse(
@@ -235,7 +230,7 @@ def batch_report(request, pk: int):
 
 def _decide(request, pk: int, action, success: str):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    _require(request, Verb.APPROVE, batch)
+    require(request.user, Verb.APPROVE, batch)
     if batch.created_by_id == request.user.pk:
         raise PermissionDenied
     form = DecisionForm(request.POST)
@@ -267,7 +262,7 @@ def batch_reject(request, pk: int):
 @login_required
 def batch_resume(request, pk: int):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    _require(request, Verb.DISPATCH, batch)
+    require(request.user, Verb.DISPATCH, batch)
     try:
         batches.batch_resume(actor=request.user, batch=batch)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.shortcuts import redirect, render
@@ -19,7 +19,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import Verb, can
+from accounts.permissions import Verb, can, require
 from audiences import selectors as audience_selectors
 from config.forms import is_fragment_request
 from rewards import selectors
@@ -32,12 +32,6 @@ PAGE_SIZE = 50
 HISTORY_PAGE_SIZE = 50
 CUSTOMER_GRANTS_PAGE_SIZE = 25
 REVOCABLE = (GrantStatus.PENDING, GrantStatus.FAILED, GrantStatus.DELIVERED)
-
-
-def _require(request: HttpRequest, verb: str, obj=None) -> None:
-    if not can(request.user, verb, obj):
-        raise PermissionDenied
-
 
 
 # --- the list -------------------------------------------------------------------
@@ -137,7 +131,7 @@ def grant_detail(request, pk: int):
 def _act(request: HttpRequest, pk: int, *, name: str, verb: str, form, run, done: str):
     """Scope, role, form, service — then back to the grant, or the page with the error on the form."""
     grant = _grant(request, pk)
-    _require(request, verb, grant)
+    require(request.user, verb, grant)
     form = form(grant)
     if form.is_valid():
         try:

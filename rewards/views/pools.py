@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.permissions import Verb, can
+from accounts.permissions import Verb, can, require
 from config.forms import is_fragment_request, submit
 from rewards import selectors, services
 from rewards.filters import BudgetMovementFilter, PoolFilter, StockMovementFilter
@@ -38,24 +38,16 @@ RECENT_MOVEMENTS = 10
 STOCK_LEDGER, BUDGET_LEDGER = "stock-ledger", "budget-ledger"
 
 
-def _require(request: HttpRequest, verb: str, obj: Any = None) -> None:
-    if not can(request.user, verb, obj):
-        raise PermissionDenied
-
-
-
 def _managed_pool(request: HttpRequest, code: str) -> PrizePool:
     pool = selectors.pool_get_for_user(user=request.user, code=code)
-    _require(request, Verb.MANAGE_POOLS, pool)
+    require(request.user, Verb.MANAGE_POOLS, pool)
     return pool
 
 
 def _managed_prize(request: HttpRequest, pk: int) -> Prize:
     prize = selectors.prize_get_for_user(user=request.user, pk=pk)
-    _require(request, Verb.MANAGE_POOLS, prize)
+    require(request.user, Verb.MANAGE_POOLS, prize)
     return prize
-
-
 
 
 # --- pools -----------------------------------------------------------------------
@@ -80,7 +72,7 @@ def pool_list(request):
 @require_http_methods(["GET", "POST"])
 @login_required
 def pool_new(request):
-    _require(request, Verb.MANAGE_POOLS)
+    require(request.user, Verb.MANAGE_POOLS)
     form = pool_forms.PoolForm(request.POST or None, user=request.user)
     done, pool = submit(request, form, lambda data: services.pool_create(actor=request.user, **data))
     if done:
