@@ -61,3 +61,4 @@ class MaterialAdmin(ReadOnlyAdmin):
 class CampaignTemplateAdmin(ReadOnlyAdmin):
     list_display = ["name", "kind", "owner_branch", "published", "created_at"]
     list_filter = ["kind", "published"]
+from campaigns import admin_runtime  # noqa: E402,F401

@@ -10,3 +10,4 @@ from rq import cron
 from campaigns import jobs
 
 cron.register(jobs.campaigns_due, queue_name="default", cron="* * * * *", name="campaigns-due")
+cron.register(jobs.runtime_sync, queue_name="default", cron="* * * * *", name="campaigns-runtime-sync")

@@ -1,15 +1,20 @@
-"""Demo data for campaigns: a poster per branch, one campaign of every kind
-in every state of the lifecycle, and a template head office published to all
-branches. Called by ``manage.py seed_demo`` (see accounts) after the
-audiences and rewards demos, whose customers, pools and prizes it uses.
+"""Demo data for campaigns: a poster per branch, campaigns of every kind in
+every state of the lifecycle — one of every kind live — and a template head
+office published to all branches. Called by ``manage.py seed_demo`` (see
+accounts) after the audiences and rewards demos, whose customers, pools and
+prizes it uses.
 
     HO     lottery     draft             the source of the published template
     BJ     lottery     live              approved by bj.reviewer, started three days ago
+    BJ     flash sale  live              opened five minutes ago: the rush for ten rate coupons
     BJ     flash sale  approved          scheduled for next week, stock reserved
     BJ     task chain  pending review    in bj.reviewer's queue
     BJ     event       ended             ran, then ended early; what was left went back to stock
     BJ-HD  event       draft             rejected by bj.reviewer with a reason
+    SH     event       live              a fund purchase of ¥1,000 or more earns a red packet
+    SH     task chain  live              log in, buy a fund, use the card
     SH     referral    draft
+    GZ     referral    live              a friend who opens an account and deposits rewards both
     GZ     lottery     draft             generated from the published template
 
 Everything goes through the services a user's clicks call — generate, edit,
@@ -19,9 +24,17 @@ report. The one shortcut: no service lets a campaign start in the past, so
 the live and ended campaigns are moved back in time after their approval (as
 if approved last week), before they go live.
 
-Idempotent: when the published template exists, nothing is done; otherwise
-all of it is created in one transaction. Without customers an audience would
-be empty and nothing could be submitted, so only the drafts are made.
+The live campaigns hold out a control group. Once they are committed, the
+traffic simulator (``campaigns.simulator``) sends them a few hundred signed
+requests from simulated customers, over HTTP to the app served in-process,
+so every kind has history: views, joins, draws and wins, claims, business
+events, referrals and task progress. Inside a transaction (a test's), a
+server thread could not see the uncommitted demo, so no traffic is sent.
+
+Idempotent: when the published template exists, nothing is done (nor
+simulated again); otherwise all of it is created in one transaction. Without
+customers an audience would be empty and nothing could be submitted, so only
+the drafts are made.
 
 Names are data (bilingual, as the bank would type them), not interface text.
 """
@@ -38,16 +51,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.models import Branch, User
 from audiences.models import Customer
-from campaigns import kinds
+from campaigns import kinds, simulator
 from campaigns.models import (
     Campaign,
     CampaignRevision,
+    CampaignStatus,
     CampaignTemplate,
     ChannelKind,
     Material,
@@ -64,6 +78,14 @@ TEMPLATE_DESCRIPTION = (
     "The bank-wide anniversary draw: four prize tiers from rare to common, three draws a day. "
     "Swap in your own pool's prizes after generating."
 )
+
+# The live campaigns' control group (%), and the simulated traffic after seeding:
+# participants per live campaign, requests per second, threads, seed.
+CONTROL_PERCENT = 10
+SIMULATED_CUSTOMERS = 10
+SIMULATED_RATE = 150.0
+SIMULATED_THREADS = 4
+SIMULATION_SEED = 20260501
 
 # (branch code, poster name, background colour)
 POSTERS = [
@@ -142,6 +164,21 @@ def _approve(campaign: Campaign, *, maker: User, checker: User, note: str = "") 
     lifecycle.campaign_approve(actor=checker, campaign=campaign, reason=note)
 
 
+def _hold_out(actor: User, campaign: Campaign) -> None:
+    """Every customer in scope, with a control group for the analysis."""
+    campaign_services.campaign_update_audience(
+        actor=actor, campaign=campaign, segments_in=[], segments_out=[], control_percent=CONTROL_PERCENT
+    )
+
+
+def _start(campaign: Campaign, *, maker: User, checker: User, starts: dt.datetime, ends: dt.datetime) -> Campaign:
+    """Approve, move the window back (see the module docstring), go live."""
+    _approve(campaign, maker=maker, checker=checker, note="奖品与预算已核对 prizes and budget checked")
+    _move_window(campaign, starts=starts, ends=ends)
+    lifecycle.campaign_go_live(actor=maker, campaign=campaign, reason="按计划上线 started as planned")
+    return campaign
+
+
 def _move_window(campaign: Campaign, *, starts: dt.datetime, ends: dt.datetime) -> None:
     """Move an approved campaign's window, in the working copy and in its approved
     revision alike (the demo's one write past the services: see the module docstring)."""
@@ -182,10 +219,24 @@ def _beijing_live_lottery(posters, now: dt.datetime) -> Campaign:
     # The wheel shows the common prize first.
     campaign_services.slot_move(actor=operator, slot=fourth, position=0)
     _settings(operator, wheel, draws_per_day=2, draws_total=20)
-    _approve(wheel, maker=operator, checker=reviewer, note="奖品与预算已核对 prizes and budget checked")
-    _move_window(wheel, starts=now - dt.timedelta(days=3), ends=now + dt.timedelta(days=11))
-    lifecycle.campaign_go_live(actor=operator, campaign=wheel, reason="按计划上线 started as planned")
-    return wheel
+    _hold_out(operator, wheel)
+    return _start(
+        wheel, maker=operator, checker=reviewer, starts=now - dt.timedelta(days=3), ends=now + dt.timedelta(days=11)
+    )
+
+
+def _beijing_live_flash_sale(posters, now: dt.datetime) -> Campaign:
+    operator, reviewer = _user("bj.operator"), _user("bj.reviewer")
+    sale = _generate(operator, "flash_sale", "北京分行午间秒杀 Lunchtime flash sale: rate coupons", poster=posters["BJ"])
+    (item,) = _slots(sale)
+    _slot(
+        operator, item, label="存款加息券 500 积分秒杀 Rate coupon for 500 points", prize=_prize("BJ-BENEFITS", "RATE-05"),
+        quantity=10, options={"price_points": 500},
+    )
+    _hold_out(operator, sale)
+    return _start(
+        sale, maker=operator, checker=reviewer, starts=now - dt.timedelta(minutes=5), ends=now + dt.timedelta(days=2)
+    )
 
 
 def _beijing_scheduled_flash_sale(posters) -> Campaign:
@@ -237,6 +288,41 @@ def _haidian_rejected_event() -> Campaign:
     return event
 
 
+def _shanghai_live_event(posters, now: dt.datetime) -> Campaign:
+    operator, reviewer = _user("sh.operator"), _user("sh.reviewer")
+    event = _generate(operator, "event", "上海分行基金申购礼 Fund purchase gift", poster=posters["SH"])
+    _settings(operator, event, event_type="fund_purchase", min_amount="1000.00", product="")
+    (reward,) = _slots(event)
+    _slot(operator, reward, label="5 元立减金 ¥5 red packet", prize=_prize("SH-BENEFITS", "CASH-5"), quantity=300)
+    _hold_out(operator, event)
+    return _start(
+        event, maker=operator, checker=reviewer, starts=now - dt.timedelta(days=5), ends=now + dt.timedelta(days=25)
+    )
+
+
+def _shanghai_live_task_chain(posters, now: dt.datetime) -> Campaign:
+    """The kind's own chain: log in three times, buy a fund of ¥1,000, use the card five times."""
+    operator, reviewer = _user("sh.operator"), _user("sh.reviewer")
+    chain = _generate(operator, "task_chain", "上海分行理财新手任务链 Wealth starter chain", poster=posters["SH"])
+    _hold_out(operator, chain)
+    return _start(
+        chain, maker=operator, checker=reviewer, starts=now - dt.timedelta(days=7), ends=now + dt.timedelta(days=23)
+    )
+
+
+def _guangzhou_live_referral(posters, now: dt.datetime) -> Campaign:
+    operator, reviewer = _user("gz.operator"), _user("gz.reviewer")
+    referral = _generate(operator, "referral", "广州分行推荐有礼 Guangzhou refer-a-friend", poster=posters["GZ"])
+    _settings(operator, referral, qualifying_event="first_deposit", window_days=30, cap_per_referrer=5)
+    referrer, referee = _slots(referral)
+    _slot(operator, referrer, label="推荐人 5 元立减金 ¥5 for the referrer", prize=_prize("GZ-BENEFITS", "CASH-5"), quantity=100)
+    _slot(operator, referee, label="新客 1000 积分 1,000 points for the friend", prize=_prize("GZ-BENEFITS", "PTS-1000"), quantity=100)
+    _hold_out(operator, referral)
+    return _start(
+        referral, maker=operator, checker=reviewer, starts=now - dt.timedelta(days=10), ends=now + dt.timedelta(days=20)
+    )
+
+
 def _shanghai_referral_draft(posters) -> Campaign:
     operator = _user("sh.operator")
     referral = _generate(operator, "referral", "上海分行推荐有礼 Shanghai refer-a-friend", poster=posters["SH"])
@@ -279,10 +365,14 @@ def seed(*, stdout, options) -> None:
         if Customer.objects.exists():
             made += [
                 _beijing_live_lottery(posters, now),
+                _beijing_live_flash_sale(posters, now),
                 _beijing_scheduled_flash_sale(posters),
                 _beijing_pending_task_chain(posters),
                 _beijing_ended_event(posters, now),
                 _haidian_rejected_event(),
+                _shanghai_live_event(posters, now),
+                _shanghai_live_task_chain(posters, now),
+                _guangzhou_live_referral(posters, now),
             ]
         else:
             stdout.write("campaigns demo: no customers, so only drafts (an empty audience cannot be submitted)")
@@ -291,3 +381,27 @@ def seed(*, stdout, options) -> None:
         f"campaigns demo: {len(made) + 1} campaigns ({', '.join(states)}), {len(posters)} posters and "
         f"1 published template created in {time.perf_counter() - started:.1f}s"
     )
+    live = list(
+        Campaign.objects.filter(pk__in=[c.pk for c in made], status=CampaignStatus.LIVE)
+        .select_related("live_revision__audience").order_by("code")
+    )
+    if live:
+        _simulate(stdout, live)
+
+
+def _simulate(stdout, live: list[Campaign]) -> None:
+    """A few seconds of customers on every live campaign, so each kind has history."""
+    if connection.in_atomic_block:
+        stdout.write("campaigns demo: inside a transaction, so no simulated traffic (a server could not see the demo)")
+        return
+    started = time.perf_counter()
+    report = simulator.simulate(
+        campaigns=live, customers=SIMULATED_CUSTOMERS, rate=SIMULATED_RATE, threads=SIMULATED_THREADS,
+        seed=SIMULATION_SEED,
+    )
+    stdout.write(
+        f"campaigns demo: simulated traffic on {len(live)} live campaigns in {time.perf_counter() - started:.1f}s: "
+        f"{report.headline()}"
+    )
+    for message in report.failures:
+        stdout.write(f"campaigns demo: simulated request failed: {message}")

@@ -25,3 +25,10 @@ def campaigns_due() -> dict[str, int]:
     """Every minute (rqcron): start and end what is due if its own job was lost."""
     return lifecycle.campaigns_due_sweep()
 
+
+
+def runtime_sync() -> dict[str, int]:
+    """Every minute (rqcron): Redis agrees with the database on what is live."""
+    from campaigns.runtime import state
+
+    return state.runtime_sync()

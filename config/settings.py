@@ -145,6 +145,18 @@ MATERIAL_VIDEO_MAX_BYTES = env.int("MATERIAL_VIDEO_MAX_BYTES", default=50 * 1024
 MATERIAL_MAX_PIXELS = env.int("MATERIAL_MAX_PIXELS", default=4096)
 # The forecast's share of the reach expected to take part, unless the kind says otherwise.
 CAMPAIGNS_PARTICIPATION_RATE = Decimal(env.str("CAMPAIGNS_PARTICIPATION_RATE", default="0.08"))
+# Channel API and runtime (DESIGN.md §5): signatures older or newer than this are refused;
+# idempotent answers are kept this long; a rotated secret keeps working this long.
+CAMPAIGNS_API_MAX_SKEW = env.int("CAMPAIGNS_API_MAX_SKEW", default=300)
+CAMPAIGNS_IDEMPOTENCY_TTL = env.int("CAMPAIGNS_IDEMPOTENCY_TTL", default=86_400)
+CAMPAIGNS_SECRET_GRACE_HOURS = env.int("CAMPAIGNS_SECRET_GRACE_HOURS", default=24)
+CAMPAIGNS_REDIS_TIMEOUT = env.float("CAMPAIGNS_REDIS_TIMEOUT", default=2.0)
+# runtime_rebuild waits this long after fencing a campaign, so that requests
+# that passed the old counters have committed before the database is read.
+CAMPAIGNS_REBUILD_SETTLE_SECONDS = env.float("CAMPAIGNS_REBUILD_SETTLE_SECONDS", default=2.0)
+# A take still pending after this long belongs to a process that died: the
+# minute sweep reloads that campaign's counters from the database.
+CAMPAIGNS_TAKE_STALE_SECONDS = env.int("CAMPAIGNS_TAKE_STALE_SECONDS", default=60)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

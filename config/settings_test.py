@@ -15,3 +15,6 @@ RQ = {"COMMIT_MODE": "auto"}
 WHITENOISE_AUTOREFRESH = True
 # Assertions read English; the tests about Chinese switch to it themselves.
 LANGUAGE_CODE = "en"
+# Fencing a campaign before reloading its counters: long enough in production
+# for in-flight requests to commit; the tests' requests are in-process.
+CAMPAIGNS_REBUILD_SETTLE_SECONDS = 0.05

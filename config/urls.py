@@ -12,6 +12,7 @@ urlpatterns = [
     path("audiences/", include("audiences.urls")),
     path("rewards/", include("rewards.urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("api/v1/", include("campaigns.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

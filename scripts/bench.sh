@@ -18,3 +18,7 @@ echo "== bench/segments.py $*"
 DATABASE_URL=$(db segments) "$PY" bench/segments.py "$@"
 echo "== bench/dispatch.py"
 DATABASE_URL=$(db dispatch) "$PY" bench/dispatch.py
+echo "== bench/claim.py"
+DATABASE_URL=$(db claim) "$PY" bench/claim.py
+echo "== bench/draw.py"
+"$PY" bench/draw.py

@@ -94,6 +94,28 @@ def _forget_queued_grants() -> None:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).delete(delivery.QUEUE_KEY, delivery.DRAIN_FLAG)
 
 
+def _forget_runtime() -> None:
+    from campaigns.api import auth
+    from campaigns.runtime import counters, state
+
+    state.cache.clear()
+    auth.channels.clear()
+    with contextlib.suppress(redis.RedisError):
+        conn = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+        keys = list(conn.scan_iter(match=f"{counters.PREFIX}*", count=1000))
+        if keys:
+            conn.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _no_runtime_state_across_tests():
+    # Campaign ids, channel keys and customer ids repeat across test databases:
+    # counters, cached answers and compiled campaigns must not leak between tests.
+    _forget_runtime()
+    yield
+    _forget_runtime()
+
+
 @pytest.fixture(autouse=True)
 def _no_grants_queued_across_tests():
     # Grant ids one test queued for delivery (on commit) must not be delivered in

@@ -53,6 +53,7 @@ from campaigns.models import (
     RevisionState,
     RewardSlot,
 )
+from campaigns.runtime import alias
 from campaigns.selectors import forecast as forecast_selectors
 from campaigns.services.revisions import (
     approved_window,
@@ -98,6 +99,19 @@ def _move(campaign: Campaign, to: str, *, from_: tuple[str, ...], **extra: Any) 
     moved = Campaign.objects.filter(pk=campaign.pk, status__in=from_).update(status=to, **extra)
     if moved != 1:
         raise ValidationError(_("The campaign changed meanwhile; reload the page."), code="conflict")
+    campaign_id = campaign.pk
+    transaction.on_commit(lambda: _publish(campaign_id))
+
+
+def _publish(campaign_id: int) -> None:
+    """Tell the runtime (Redis) about the committed change. If Redis is down
+    now, the minute sweep (``runtime_sync``) catches up."""
+    from campaigns.runtime import state
+
+    try:
+        state.runtime_publish(campaign_id=campaign_id)
+    except Exception:
+        logger.exception("campaign %s: runtime not updated", campaign_id)
 
 
 def _decide(revision: CampaignRevision, state: str, *, actor, reason: str) -> None:
@@ -301,6 +315,10 @@ def campaign_approve(*, actor, campaign: Campaign, reason: str = "") -> Campaign
         reservations = _reserve(actor, campaign, config)
         audience = _freeze_audience(actor, campaign, revision)
         _decide(revision, RevisionState.APPROVED, actor=actor, reason=(reason or "").strip())
+        # The lottery's draw seed is committed now, before the revision can run:
+        # its hash is published, the seed revealed when the campaign ends.
+        seed = alias.seed_new()
+        CampaignRevision.objects.filter(pk=revision.pk).update(draw_seed=seed, draw_seed_hash=alias.seed_hash(seed))
         for slot_id, reservation in reservations.items():
             RewardSlot.objects.filter(pk=slot_id, campaign=campaign).update(reservation=reservation)
         unapproved = config_essence(campaign_config(campaign)) != config_essence(config)

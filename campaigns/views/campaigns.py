@@ -31,6 +31,7 @@ from campaigns.forms import campaigns as forms
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.selectors import campaigns as selectors
 from campaigns.selectors import review as review_selectors
+from campaigns.selectors import runtime as runtime_selectors
 from campaigns.services import campaigns as services
 from campaigns.views import templates as template_views
 from config.forms import is_fragment_request, submit
@@ -130,6 +131,7 @@ def campaign_detail(request, code: str):
         "refusal": services.edit_refusal(campaign),
         "no_prize_weight": kind.no_prize_weight(campaign),
         "lifecycle": review_selectors.lifecycle_context(request.user, campaign),
+        "runtime": runtime_selectors.runtime_summary(campaign),
     }
     return render(request, "campaigns/campaign_detail.html", context)
 

@@ -10,6 +10,7 @@ first and its pool row second, always in that order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -297,14 +298,20 @@ def reservation_reduce(*, actor, reservation: Reservation, quantity: int, reason
 
 def grant_create(
     *, prize: Prize, customer, idempotency_key: str, source: str, source_ref: str = "",
-    reservation: Reservation | None = None, actor=None,
+    reservation: Reservation | None = None, actor=None, then: Callable[[Grant], None] | None = None,
 ) -> Grant:
     """One reward to one customer, exactly once per ``idempotency_key``.
 
     Atomically: one unit of stock (from the reservation when given), the cost
     from the pool's budget, a coupon code for coupon prizes, the grant row and
     its ledger rows. The same key again returns the first grant and changes
-    nothing. Raises ValidationError with code "sold_out" or "budget".
+    nothing (``then`` is not called). Raises ValidationError with code
+    "sold_out" or "budget".
+
+    ``then(grant)`` writes the caller's own rows for a new grant in the same
+    transaction, before the stock and budget counters are taken: those rows
+    are locked from their update to the commit, so the less that follows
+    them, the less concurrent grants of the prize wait (the campaign runtime).
     """
     if not idempotency_key:
         raise ValidationError(_("A grant needs an idempotency key."))
@@ -313,7 +320,7 @@ def grant_create(
         return _same_request(existing, prize, customer)
     try:
         with transaction.atomic():
-            return _grant_new(prize, customer, idempotency_key, source, source_ref, reservation, actor)
+            return _grant_new(prize, customer, idempotency_key, source, source_ref, reservation, actor, then)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its grant.
         existing = Grant.objects.filter(idempotency_key=idempotency_key).first()
@@ -335,20 +342,12 @@ def _pool_valid_today(pool: PrizePool) -> bool:
     )
 
 
-def _grant_new(prize, customer, key, source, source_ref, reservation, actor) -> Grant:
+def _grant_new(prize, customer, key, source, source_ref, reservation, actor, then=None) -> Grant:
     if not _pool_valid_today(prize.pool):
         raise ValidationError(_("The prize pool is not valid today."), code="expired")
-    if reservation is not None:
-        if reservation.prize_id != prize.pk:
-            raise ValidationError(_("The reservation is for another prize."))
-        taken = _take(Reservation, reservation.pk, "remaining", 1)
-    else:
-        taken = _take(Prize, prize.pk, "stock_available", 1)
-    if not taken:
-        raise ValidationError(_("This prize is sold out."), code="sold_out")
+    if reservation is not None and reservation.prize_id != prize.pk:
+        raise ValidationError(_("The reservation is for another prize."))
     cost = prize.unit_cost
-    if cost and not _take(PrizePool, prize.pool_id, "budget_available", cost):
-        raise ValidationError(_("The prize pool's budget is used up."), code="budget")
     grant = Grant.objects.create(
         idempotency_key=key, prize=prize, reservation=reservation, customer=customer, cost=cost,
         source=source, source_ref=source_ref, created_by=actor if getattr(actor, "pk", None) else None,
@@ -375,6 +374,21 @@ def _grant_new(prize, customer, key, source, source_ref, reservation, actor) -> 
             pool_id=prize.pool_id, grant=grant, kind=MovementKind.GRANTED, amount=-cost,
             actor=grant.created_by, reason=source,
         )
+    if then is not None:
+        then(grant)
+    # The counters last: their row locks (the prize or reservation row, then
+    # the pool row — every writer takes them in that order) are held only from
+    # here to the commit, so concurrent grants of one prize queue briefly. A
+    # counter that is too low fails the update and the caller's transaction
+    # undoes the rows above.
+    if reservation is not None:
+        taken = _take(Reservation, reservation.pk, "remaining", 1)
+    else:
+        taken = _take(Prize, prize.pk, "stock_available", 1)
+    if not taken:
+        raise ValidationError(_("This prize is sold out."), code="sold_out")
+    if cost and not _take(PrizePool, prize.pool_id, "budget_available", cost):
+        raise ValidationError(_("The prize pool's budget is used up."), code="budget")
     # Delivery starts once the grant is committed; if this process dies first,
     # the sweeper finds the pending grant (DESIGN.md §6.2).
     transaction.on_commit(lambda: _enqueue(grant.pk))

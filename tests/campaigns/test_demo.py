@@ -1,5 +1,9 @@
-"""The campaigns demo: one campaign of every kind across the lifecycle, made
-through the services on top of the audiences and rewards demos."""
+"""The campaigns demo: campaigns of every kind across the lifecycle — one of
+every kind live, with simulated history — made through the services on top of
+the audiences and rewards demos.
+
+Transactional: the demo's simulated traffic goes over HTTP to a server thread,
+which sees only what is committed."""
 
 import io
 
@@ -8,11 +12,24 @@ from django.core.management import call_command
 
 from campaigns import kinds
 from campaigns.demo import TEMPLATE_NAME
-from campaigns.models import Campaign, CampaignStatus, CampaignTemplate, Material, RevisionState
-from rewards.models import Reservation
+from campaigns.models import (
+    Activity,
+    ActivityKind,
+    Award,
+    BusinessEvent,
+    Campaign,
+    CampaignStatus,
+    CampaignTemplate,
+    Draw,
+    Material,
+    Referral,
+    RevisionState,
+    TaskProgress,
+)
+from rewards.models import Grant, Reservation
 from tests.campaigns.lifecycle_helpers import forget_scheduled_jobs
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
@@ -33,14 +50,17 @@ def counts():
     return (
         Campaign.objects.count(), CampaignTemplate.objects.count(), Material.objects.count(),
         Reservation.objects.count(), sorted(Campaign.objects.values_list("status", flat=True)),
+        Activity.objects.count(), Award.objects.count(), BusinessEvent.objects.count(), Grant.objects.count(),
     )
 
 
 def test_the_demo_has_every_kind_in_every_state_and_seeding_again_changes_nothing():
     output = seed()
-    assert "campaigns demo: 8 campaigns" in output
+    assert "campaigns demo: 12 campaigns" in output
     campaigns = list(Campaign.objects.select_related("owner_branch"))
-    assert {c.kind for c in campaigns} == {k.name for k in kinds.all_kinds()}
+    every_kind = {k.name for k in kinds.all_kinds()}
+    assert {c.kind for c in campaigns} == every_kind
+    assert {c.kind for c in campaigns if c.status == CampaignStatus.LIVE} == every_kind
     assert {c.status for c in campaigns} == {
         CampaignStatus.DRAFT, CampaignStatus.PENDING_REVIEW, CampaignStatus.APPROVED, CampaignStatus.LIVE,
         CampaignStatus.ENDED,
@@ -56,9 +76,10 @@ def test_the_demo_follows_maker_checker_and_its_stock_reservations_reconcile():
         revision = campaign.live_revision
         assert revision.state == RevisionState.APPROVED
         assert revision.decided_by_id != revision.submitted_by_id, campaign.code
-    live = Campaign.objects.get(status=CampaignStatus.LIVE, kind="lottery")
-    held = {s.reservation.remaining for s in live.slots.exclude(prize=None).select_related("reservation")}
-    assert held == set(live.slots.exclude(prize=None).values_list("quantity", flat=True)) and 0 not in held
+    for live in Campaign.objects.filter(status=CampaignStatus.LIVE):
+        for slot in live.slots.exclude(prize=None).select_related("reservation"):
+            granted = Grant.objects.filter(reservation=slot.reservation).count()
+            assert slot.reservation.remaining == slot.quantity - granted, (live.code, slot.label)
     ended = Campaign.objects.get(status=CampaignStatus.ENDED)
     assert not Reservation.objects.filter(source_ref__startswith=f"campaign:{ended.code}:", released_at=None).exists()
     rejected = Campaign.objects.get(owner_branch__code="BJ-HD")
@@ -83,3 +104,25 @@ def test_without_customers_the_demo_makes_drafts_only():
     assert "only drafts" in output
     assert set(Campaign.objects.values_list("status", flat=True)) == {CampaignStatus.DRAFT}
     assert CampaignTemplate.objects.filter(published=True).count() == 1
+
+
+def test_the_live_demo_campaigns_have_simulated_history_of_every_kind():
+    output = seed()
+    assert "simulated traffic on 5 live campaigns" in output and "0 failure(s)" in output
+    live = {c.kind: c for c in Campaign.objects.filter(status=CampaignStatus.LIVE)}
+
+    def recorded(kind):
+        return set(Activity.objects.filter(campaign=live[kind]).values_list("kind", flat=True))
+
+    for kind, campaign in live.items():
+        assert {ActivityKind.VIEW, ActivityKind.HELD_OUT} <= recorded(kind), kind
+        assert Award.objects.filter(campaign=campaign).exists(), kind
+    assert {ActivityKind.JOIN, ActivityKind.DRAW} <= recorded("lottery")
+    assert Draw.objects.filter(campaign=live["lottery"]).exists()
+    assert ActivityKind.CLAIM in recorded("flash_sale")
+    assert {ActivityKind.JOIN, ActivityKind.EVENT} <= recorded("event")
+    assert {ActivityKind.JOIN, ActivityKind.STEP} <= recorded("task_chain")
+    assert TaskProgress.objects.filter(campaign=live["task_chain"]).exists()
+    assert {ActivityKind.INVITE, ActivityKind.REFERRAL} <= recorded("referral")
+    assert Referral.objects.filter(campaign=live["referral"]).exists()
+    assert BusinessEvent.objects.filter(amount__gt=0).exists()

@@ -24,6 +24,11 @@ from rewards.models import Prize, Reservation
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
+__all__ = [
+    "Campaign", "CampaignAudience", "CampaignChannel", "CampaignRevision", "CampaignStatus", "CampaignTemplate",
+    "ChannelKind", "Material", "MaterialKind", "RevisionState", "RewardSlot",
+]
+
 
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("draft")
@@ -270,6 +275,12 @@ class CampaignRevision(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.TextField(_("reason"), blank=True)
+    # Lottery draws: every draw's random value is a keyed hash of this secret
+    # seed, the customer and the draw number. Its SHA-256 is published when the
+    # revision is approved (before it can go live); the seed itself is shown
+    # once the campaign has ended, so anyone can replay every draw.
+    draw_seed = models.CharField(max_length=64, blank=True, editable=False)
+    draw_seed_hash = models.CharField(_("draw seed commitment (SHA-256)"), max_length=64, blank=True)
 
     scope_field = "campaign__owner_branch"
     objects = ScopedQuerySet.as_manager()
