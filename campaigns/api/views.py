@@ -107,7 +107,8 @@ def _serve(
             campaign_id=campaign_id, slot_keys=slot_keys or (), minute=int(time.time() // 60),
         )
         # The front script marked a new idempotency key as in flight: free it whatever happens.
-        call.holds_key = call.idempotency_key is not None and front.idempotent is None
+        # (Not for a sold-out sale: its answer changes nothing, so the script marks nothing.)
+        call.holds_key = call.idempotency_key is not None and front.idempotent is None and front.stock != 0
         try:
             return _after_front(request, raw, call, body, front, handler, runtime if sold_out_fast else None)
         finally:
@@ -132,15 +133,26 @@ def _after_front(request, raw, call, body, front, handler, sale) -> JsonResponse
         if cached["h"] != call.body_hash:
             raise Refusal(409, "idempotency_conflict", _("This Idempotency-Key was used with another request."))
         return _answer(cached["s"], cached["r"], replay=True)
-    if call.idempotency_key:
+    if call.idempotency_key and sale is None:
         stored = engine.stored_answer(call)
         if stored is not None:
             return _answer(*stored, replay=True)
-    if sale is not None and front.stock == 0 and front.revision_id == sale.revision_id:
-        # Sold out: answered from Redis alone, no database.
-        engine.check_live(sale, front.state or "")
-        return error(409, "sold_out", sale.settings.get("sold_out_message") or _("Sold out."))
-    return _answer(*handler(Request(request, call, body, front)), replay=call.replayed)
+    try:
+        if sale is not None and front.stock == 0 and front.revision_id == sale.revision_id:
+            # Sold out: answered from Redis alone (for a key, after its stored answer, below).
+            engine.check_live(sale, front.state or "")
+            raise Refusal(409, "sold_out", sale.settings.get("sold_out_message") or _("Sold out."))
+        return _answer(*handler(Request(request, call, body, front)), replay=call.replayed)
+    except Refusal as refusal:
+        # A claim skips the look-up above. If it succeeds, its key was new: a
+        # used key's stored answer row fails the claim's transaction, which then
+        # answers the first answer. Before it refuses, it looks here (not before
+        # "sold out", which stays an answer from Redis alone).
+        wanted = sale is not None and call.idempotency_key and refusal.code != "sold_out"
+        stored = engine.stored_answer(call) if wanted else None
+        if stored is None:
+            raise
+        return _answer(*stored, replay=True)
 
 
 def _live(req: Request, code: str):

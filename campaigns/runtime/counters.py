@@ -103,13 +103,6 @@ if KEYS[2] ~= '' and limited == '' then
   if c == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
   if c > tonumber(ARGV[2]) then limited = 'customer' end
 end
-local idem = false
-if KEYS[3] ~= '' then
-  idem = redis.call('GET', KEYS[3])
-  -- No answer yet: mark the key in flight, so a concurrent duplicate waits
-  -- instead of racing the first request (it is told to retry).
-  if not idem and not redis.call('SET', KEYS[3] .. ':inflight', '1', 'NX', 'EX', 10) then idem = 'inflight' end
-end
 local version = redis.call('GET', KEYS[4]) or '0'
 local epoch, rev, state = false, false, false
 local stock = -1
@@ -122,6 +115,22 @@ if KEYS[5] ~= '' then
     for i = 1, #left do
       if not left[i] then stock = -1 break end
       stock = stock + math.max(tonumber(left[i]), 0)
+    end
+  end
+end
+local idem = false
+if KEYS[3] ~= '' then
+  idem = redis.call('GET', KEYS[3])
+  -- No answer yet: mark the key in flight, so a concurrent duplicate waits
+  -- instead of racing the first request (it is told to retry). A sold-out
+  -- sale marks nothing (its answer changes nothing, nothing to free after
+  -- it), but still waits for a duplicate in flight.
+  if not idem then
+    local marker = KEYS[3] .. ':inflight'
+    if stock == 0 then
+      if redis.call('EXISTS', marker) == 1 then idem = 'inflight' end
+    elseif not redis.call('SET', marker, '1', 'NX', 'EX', 10) then
+      idem = 'inflight'
     end
   end
 end

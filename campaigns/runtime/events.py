@@ -171,10 +171,16 @@ def _event_apply(runtime, epoch, state, customer, event, row, call) -> dict[str,
     except Refusal:
         return None
     handler = _event_reward if runtime.kind == "event" else _task_advance
+    return _in_savepoint(runtime, call, lambda: handler(runtime, epoch, customer, event, row, call))
+
+
+def _in_savepoint(runtime, call: Call, act) -> dict[str, Any]:
+    """One campaign's effects in a savepoint: refused or in conflict, they are
+    undone (and their takes given back) and the event goes on for the others."""
     mark = len(call.takes)
     try:
         with transaction.atomic():
-            return handler(runtime, epoch, customer, event, row, call)
+            return act()
     except counters.Refused as refused:
         _give_from(call, mark)
         return {"campaign": runtime.code, "outcome": refusal_of(refused).code}
@@ -307,39 +313,34 @@ def _referral_qualify(runtime, epoch, customer, event, row, call) -> dict[str, A
         referral.status = ReferralStatus.EXPIRED
         referral.save(update_fields=["status"])
         return {"campaign": runtime.code, "outcome": "expired"}
-    mark = len(call.takes)
-    grants = []
-    try:
-        with transaction.atomic():
-            _event_activity(runtime, customer, event, call)
-            for slot in runtime.slots_of("referee"):
-                grants += _task_reward(runtime, epoch, customer, call, slot, f"ref{referral.pk}:referee")
-            cap = runtime.settings.get("cap_per_referrer")
-            referrer = referral.referrer
-            status = ReferralStatus.CAPPED
-            for slot in runtime.slots_of("referrer"):
-                try:
-                    take = take_for(
-                        runtime, referrer, call, epoch, counters=[("ref", cap), *reward_counters(runtime)],
-                        slot_key=slot.key, cost_fen=slot.cost_fen, budget_total_fen=runtime.budget_total_fen,
-                        budget_day_fen=runtime.budget_day_fen,
-                    )
-                except counters.Refused as refused:
-                    if refused.reason in ("unloaded", "stale", "not_live"):
-                        raise
-                    continue
-                referral.referrer_seq, seq, day_seq = take.values
-                award = award_grant(
-                    runtime, referrer, slot, action="referrer", seq=seq, day_seq=day_seq, key=f"ref{referral.pk}:referrer"
+    def reward() -> dict[str, Any]:
+        grants: list[dict[str, Any]] = []
+        _event_activity(runtime, customer, event, call)
+        for slot in runtime.slots_of("referee"):
+            grants += _task_reward(runtime, epoch, customer, call, slot, f"ref{referral.pk}:referee")
+        cap = runtime.settings.get("cap_per_referrer")
+        referrer = referral.referrer
+        status = ReferralStatus.CAPPED
+        for slot in runtime.slots_of("referrer"):
+            try:
+                take = take_for(
+                    runtime, referrer, call, epoch, counters=[("ref", cap), *reward_counters(runtime)],
+                    slot_key=slot.key, cost_fen=slot.cost_fen, budget_total_fen=runtime.budget_total_fen,
+                    budget_day_fen=runtime.budget_day_fen,
                 )
-                grants.append(grant_json(award.grant))
-                status = ReferralStatus.REWARDED
-            referral.status, referral.qualified_at = status, timezone.now()
-            referral.save(update_fields=["status", "qualified_at", "referrer_seq"])
-    except counters.Refused as refused:
-        _give_from(call, mark)
-        return {"campaign": runtime.code, "outcome": refusal_of(refused).code}
-    except (IntegrityError, ValidationError):
-        _give_from(call, mark)
-        return {"campaign": runtime.code, "outcome": "limit_reached"}
-    return {"campaign": runtime.code, "outcome": "rewarded" if grants else "qualified", "grants": grants}
+            except counters.Refused as refused:
+                if refused.reason in ("unloaded", "stale", "not_live"):
+                    raise
+                continue
+            referral.referrer_seq, seq, day_seq = take.values
+            award = award_grant(
+                runtime, referrer, slot, action="referrer", seq=seq, day_seq=day_seq, key=f"ref{referral.pk}:referrer"
+            )
+            grants.append(grant_json(award.grant))
+            status = ReferralStatus.REWARDED
+        referral.status, referral.qualified_at = status, timezone.now()
+        referral.save(update_fields=["status", "qualified_at", "referrer_seq"])
+        return {"campaign": runtime.code, "outcome": "rewarded" if grants else "qualified", "grants": grants}
+
+    return _in_savepoint(runtime, call, reward)
+

@@ -46,6 +46,7 @@ process fails. The TTL only bounds how long a flag whose job never got queued
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -54,6 +55,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import django_rq
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
@@ -78,7 +80,15 @@ ERROR_CHARS = 1000
 
 
 def _redis():
-    return django_rq.get_connection("default")
+    return _client(settings.RQ_QUEUES["default"]["URL"])
+
+
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    # One client, so one connection pool, per process: django_rq.get_connection
+    # builds a new client each call, which opened (and closed) a connection to
+    # Redis, with its five-command handshake, for every grant.
+    return redis.Redis.from_url(url)
 
 
 def _queue(connection):

@@ -179,3 +179,28 @@ def test_a_duplicate_arriving_while_the_first_is_in_flight_is_told_to_retry(pers
     counters.connection().delete(counters.idem_key(app.pk, "dup"))  # the cached answer lost: the database answers
     again = api_post(client, app, path, body, key="dup")
     assert again.status_code == 200 and again["Idempotent-Replay"] == "true" and again.json() == first.json()
+
+
+def test_a_sold_out_sale_answers_from_redis_alone(personas, prize, customers, client, app, django_assert_num_queries):
+    campaign = _flash(personas, prize)
+    path = f"/api/v1/campaigns/{campaign.code}/claim"
+    for customer in customers[:4]:
+        api_post(client, app, path, {"customer": customer.customer_ref})
+    api_post(client, app, path, {"customer": customers[0].customer_ref, "item": None}, key="x")  # warm caches
+    counters.connection().hset(counters.stock_key(campaign.pk), mapping={
+        k: 0 for k in counters.connection().hgetall(counters.stock_key(campaign.pk))
+    })
+    with django_assert_num_queries(0):
+        answer = api_post(client, app, path, {"customer": customers[3].customer_ref}, key="sold-1")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "sold_out"
+
+
+def test_a_duplicate_of_an_in_flight_claim_waits_even_once_sold_out(personas, prize, customers, client, app):
+    campaign = _flash(personas, prize)
+    path = f"/api/v1/campaigns/{campaign.code}/claim"
+    counters.connection().hset(counters.stock_key(campaign.pk), mapping={
+        k: 0 for k in counters.connection().hgetall(counters.stock_key(campaign.pk))
+    })
+    counters.connection().set(counters.idem_key(app.pk, "busy") + ":inflight", "1")
+    answer = api_post(client, app, path, {"customer": customers[0].customer_ref}, key="busy")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "idempotency_in_progress"
