@@ -86,7 +86,7 @@ def _serve(
         channel = auth.authenticate(request, raw)
         if customer_ref is None and method == "POST":
             ref = body.get("customer")
-            customer_ref = ref if isinstance(ref, str) and ref.isprintable() else None  # part of a Redis key
+            customer_ref = ref if isinstance(ref, str) and len(ref) <= 40 and ref.isprintable() else None  # part of a Redis key
         call = Call(
             # The endpoint is hashed with the body: a key reused on another endpoint is a conflict.
             channel=channel, idempotency_key=_idempotency_key(request),
