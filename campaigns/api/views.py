@@ -230,7 +230,7 @@ def events(request: HttpRequest) -> JsonResponse:
         customer = engine.customer_get(req.body.get("customer"))
         if event.occurred_at > timezone.now() + dt.timedelta(minutes=5):
             raise Refusal(400, "malformed", _("occurred_at is in the future."))
-        return business_events.event_record(customer, event, req.call, req.call.body_hash)
+        return business_events.event_record(customer, event, req.call)
 
     return _serve(request, "POST", handle)
 

@@ -306,7 +306,7 @@ def _commit(call: Call, write: Callable[[], tuple[int, dict[str, Any]]]) -> tupl
     except IntegrityError:
         call.stored = False
         call.give_back()
-        stored = _stored(call)
+        stored = stored_answer(call)
         if stored is not None:
             call.replayed = True
             return stored
@@ -328,7 +328,8 @@ def _commit(call: Call, write: Callable[[], tuple[int, dict[str, Any]]]) -> tupl
     return status, response
 
 
-def _stored(call: Call) -> tuple[int, dict[str, Any]] | None:
+def stored_answer(call: Call) -> tuple[int, dict[str, Any]] | None:
+    """The first answer to this idempotency key, if the database has one."""
     if not call.idempotency_key:
         return None
     found = ApiRequest.objects.filter(channel=call.channel, key=call.idempotency_key).first()
@@ -337,11 +338,6 @@ def _stored(call: Call) -> tuple[int, dict[str, Any]] | None:
     if found.body_hash != call.body_hash:
         raise Refusal(409, "idempotency_conflict", _("This Idempotency-Key was used with another request."))
     return found.status, found.response
-
-
-def stored_answer(call: Call) -> tuple[int, dict[str, Any]] | None:
-    """The first answer to this idempotency key, if the database has one."""
-    return _stored(call)
 
 
 # --- actions -------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def _deadlock(exc: OperationalError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
-def event_record(customer: Customer, event: EventIn, call: Call, body_hash: str) -> tuple[int, dict[str, Any]]:
+def event_record(customer: Customer, event: EventIn, call: Call) -> tuple[int, dict[str, Any]]:
     """Record a business event once per ``event_id`` and let every live event,
     task-chain and referral campaign act on it. A replay answers the first answer.
 
@@ -110,14 +110,14 @@ def event_record(customer: Customer, event: EventIn, call: Call, body_hash: str)
     attempt = 1
     while True:
         try:
-            return _event_record(customer, event, call, body_hash)
+            return _event_record(customer, event, call)
         except OperationalError as exc:
             if attempt == DEADLOCK_ATTEMPTS or not _deadlock(exc):
                 raise
             attempt += 1
 
 
-def _event_record(customer: Customer, event: EventIn, call: Call, body_hash: str) -> tuple[int, dict[str, Any]]:
+def _event_record(customer: Customer, event: EventIn, call: Call) -> tuple[int, dict[str, Any]]:
     found = BusinessEvent.objects.filter(channel=call.channel, event_id=event.event_id).first()
     if found is not None:
         return _event_replay(found, customer, event)
