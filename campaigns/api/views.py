@@ -108,7 +108,9 @@ def _serve(
         )
         # The front script marked a new idempotency key as in flight: free it whatever happens.
         # (Not for a sold-out sale: its answer changes nothing, so the script marks nothing.)
-        call.holds_key = call.idempotency_key is not None and front.idempotent is None and front.stock != 0
+        call.holds_key = (
+            call.idempotency_key is not None and front.idempotent in (None, "took") and front.stock != 0
+        )
         try:
             return _after_front(request, raw, call, body, front, handler, runtime if sold_out_fast else None)
         finally:
@@ -128,18 +130,19 @@ def _after_front(request, raw, call, body, front, handler, sale) -> JsonResponse
         return error(429, "rate_limited", _("Too many requests; slow down."), Retry_After=retry)
     if front.idempotent == "inflight":
         raise Refusal(409, "idempotency_in_progress", _("A request with this Idempotency-Key is still being processed."))
-    if front.idempotent:
+    took = front.idempotent == "took"  # a take was made for this key: look for its answer first
+    if front.idempotent and not took:
         cached = json.loads(front.idempotent)
         if cached["h"] != call.body_hash:
             raise Refusal(409, "idempotency_conflict", _("This Idempotency-Key was used with another request."))
         return _answer(cached["s"], cached["r"], replay=True)
-    if call.idempotency_key and sale is None:
+    if call.idempotency_key and (sale is None or took):
         stored = engine.stored_answer(call)
         if stored is not None:
             return _answer(*stored, replay=True)
     try:
         if sale is not None and front.stock == 0 and front.revision_id == sale.revision_id:
-            # Sold out: answered from Redis alone (for a key, after its stored answer, below).
+            # Sold out: answered from Redis alone (a key that took something was looked up above).
             engine.check_live(sale, front.state or "")
             raise Refusal(409, "sold_out", sale.settings.get("sold_out_message") or _("Sold out."))
         return _answer(*handler(Request(request, call, body, front)), replay=call.replayed)

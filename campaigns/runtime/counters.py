@@ -75,6 +75,11 @@ def idem_key(channel_id: int, key: str) -> str:
     return f"{PREFIX}idem:{channel_id}:{key}"
 
 
+def took_key(channel_id: int, key: str) -> str:
+    """Set by a take of a request with this idempotency key: the database may hold its answer."""
+    return idem_key(channel_id, key) + ":took"
+
+
 @functools.cache
 def connection() -> redis.Redis:
     """The runtime's own client: short timeouts, so a hung Redis fails a request
@@ -125,6 +130,8 @@ if KEYS[3] ~= '' then
   -- instead of racing the first request (it is told to retry). A sold-out
   -- sale marks nothing (its answer changes nothing, nothing to free after
   -- it), but still waits for a duplicate in flight.
+  -- A key that took something before ('took') but has no cached answer: its
+  -- process may have committed and died before caching it; the database answers.
   if not idem then
     local marker = KEYS[3] .. ':inflight'
     if stock == 0 then
@@ -132,6 +139,7 @@ if KEYS[3] ~= '' then
     elseif not redis.call('SET', marker, '1', 'NX', 'EX', 10) then
       idem = 'inflight'
     end
+    if not idem and redis.call('EXISTS', KEYS[3] .. ':took') == 1 then idem = 'took' end
   end
 end
 return {limited, idem, version, epoch, rev, state, stock}
@@ -174,10 +182,11 @@ def front(
 # --- take and give -------------------------------------------------------------------
 
 _TAKE = """
--- KEYS: meta, customer counters, stock, budget, pending takes
+-- KEYS: meta, customer counters, stock, budget, pending takes, the request's 'took' marker ('' none)
 -- ARGV: epoch, '1' to serve an approved campaign whose start has come (the go-live job may lag),
 --       number of counters, (field, limit or -1)..., slot key or '', cost (fen),
---       total budget or -1, day field, day budget or -1, customer key ttl (s), token, now (s)
+--       total budget or -1, day field, day budget or -1, customer key ttl (s), token, now (s),
+--       the marker's ttl (s)
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'state')
 if not m[1] then return {'unloaded'} end
 if m[1] ~= ARGV[1] then return {'stale'} end
@@ -215,6 +224,9 @@ end
 -- Until its transaction commits (settle) or fails (give), the take is pending;
 -- one left pending too long means its process died: the sweep reloads the campaign.
 redis.call('ZADD', KEYS[5], now, token)
+-- The request's idempotency key took something: until its answer is cached, a
+-- retry of it looks for the answer in the database (even on a sold-out sale).
+if KEYS[6] ~= '' then redis.call('SET', KEYS[6], '1', 'EX', ARGV[i + 8]) end
 local out = {'ok'}
 for c = 1, n do out[c + 1] = values[c] end
 return out
@@ -301,11 +313,13 @@ def _take_keys(campaign_id: int, customer_id: int) -> list[str]:
 def take(
     *, campaign_id: int, customer_id: int, epoch: str, counters: list[tuple[str, int | None]] = (),
     slot_key: int | None = None, cost_fen: int = 0, budget_total_fen: int | None = None,
-    budget_day_fen: int | None = None, day: str, ttl: int, started: bool = False,
+    budget_day_fen: int | None = None, day: str, ttl: int, started: bool = False, took: str = "",
+    took_ttl: int = 0,
 ) -> Take:
     """Check and apply, atomically: each counter + 1 within its limit, one unit
     of the slot's stock, the cost within the total and the day's budget.
     ``started``: the window is open, so an approved campaign is served too.
+    ``took``: the request's marker key (``took_key``), set for ``took_ttl`` seconds.
     Returns the take (with the counters' new values) or raises ``Refused``."""
     args: list[Any] = [epoch, "1" if started else "0", len(counters)]
     for name, limit in counters:
@@ -314,9 +328,9 @@ def take(
     token = secrets.token_hex(8)
     args += [
         "" if slot_key is None else slot_key, cost_fen, -1 if budget_total_fen is None else budget_total_fen,
-        day_field, -1 if budget_day_fen is None else budget_day_fen, ttl, token, int(time.time()),
+        day_field, -1 if budget_day_fen is None else budget_day_fen, ttl, token, int(time.time()), took_ttl,
     ]
-    result = _script("take")(keys=_take_keys(campaign_id, customer_id), args=args)
+    result = _script("take")(keys=[*_take_keys(campaign_id, customer_id), took], args=args)
     if result[0] != "ok":
         raise Refused(result[0], result[1] if len(result) > 1 and result[1] else "")
     return Take(

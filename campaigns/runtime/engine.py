@@ -220,7 +220,9 @@ def refusal_of(refused: counters.Refused) -> Refusal:
 def take_for(runtime: Runtime, customer: Customer, call: Call, epoch: str, **kwargs) -> counters.Take:
     take = counters.take(
         campaign_id=runtime.campaign_id, customer_id=customer.pk, epoch=epoch, day=local_day().isoformat(),
-        ttl=runtime.counter_ttl(), started=True, **kwargs,
+        ttl=runtime.counter_ttl(), started=True,
+        took=counters.took_key(call.channel.pk, call.idempotency_key) if call.idempotency_key else "",
+        took_ttl=settings.CAMPAIGNS_IDEMPOTENCY_TTL, **kwargs,
     )
     call.takes.append(take)
     return take

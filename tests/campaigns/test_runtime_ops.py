@@ -204,3 +204,23 @@ def test_a_duplicate_of_an_in_flight_claim_waits_even_once_sold_out(personas, pr
     counters.connection().set(counters.idem_key(app.pk, "busy") + ":inflight", "1")
     answer = api_post(client, app, path, {"customer": customers[0].customer_ref}, key="busy")
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "idempotency_in_progress"
+
+
+def test_a_claim_whose_answer_was_never_cached_is_replayed_even_once_sold_out(personas, prize, customers, client, app):
+    # A worker commits a claim and dies before caching its answer; the client
+    # retries the same key after the sale sold out. It must get its claim back,
+    # not "sold out" from the fast path.
+    campaign = _flash(personas, prize)
+    path = f"/api/v1/campaigns/{campaign.code}/claim"
+    body = {"customer": customers[0].customer_ref}
+    first = api_post(client, app, path, body, key="died")
+    assert first.status_code == 200
+    counters.connection().delete(counters.idem_key(app.pk, "died"))  # never cached
+    counters.connection().hset(counters.stock_key(campaign.pk), mapping={
+        k: 0 for k in counters.connection().hgetall(counters.stock_key(campaign.pk))
+    })
+    again = api_post(client, app, path, body, key="died")
+    assert again.status_code == 200 and again["Idempotent-Replay"] == "true" and again.json() == first.json()
+    # A fresh key of a sold-out sale is still answered from Redis.
+    fresh = api_post(client, app, path, {"customer": customers[1].customer_ref}, key="fresh")
+    assert fresh.status_code == 409 and fresh.json()["error"]["code"] == "sold_out"
