@@ -37,8 +37,8 @@ from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
 from campaigns.api import auth, signing  # noqa: E402
 from campaigns.api import views as api_views  # noqa: E402
-from campaigns.models import Activity, ActivityKind, Award, Campaign  # noqa: E402
-from campaigns.runtime import engine  # noqa: E402
+from campaigns.models import Activity, ActivityKind, Award, AwardStatus, Campaign  # noqa: E402
+from campaigns.runtime import awards, engine  # noqa: E402
 from campaigns.runtime.engine import Call, Refusal  # noqa: E402
 from campaigns.runtime.state import STATES, cache, local_day  # noqa: E402
 from campaigns.services.revisions import slot_source_ref  # noqa: E402
@@ -102,18 +102,19 @@ def _claim_locked(runtime, customer, call: Call):
                 source=f"campaign:{runtime.code}", source_ref=slot_source_ref(runtime.code, slot.key),
                 reservation=reservation,
             )
-            Award.objects.create(
-                campaign_id=runtime.campaign_id, customer=customer, slot_key=slot.key, grant=grant, action="claim",
-                seq=seq, day=today, day_seq=day_seq, cost=grant.cost,
+            award = Award.objects.create(
+                campaign_id=runtime.campaign_id, customer=customer, slot_key=slot.key, prize=prize,
+                reservation=reservation, key=grant.idempotency_key, grant=grant, status=AwardStatus.GRANTED,
+                action="claim", seq=seq, day=today, day_seq=day_seq, cost=grant.cost,
             )
             Activity.objects.create(
                 campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.CLAIM, channel=call.channel.kind,
-                slot_key=slot.key, grant=grant,
+                slot_key=slot.key, award=award,
             )
             answer = {
                 "campaign": runtime.code, "result": "claimed",
                 "item": {"key": slot.key, "label": slot.label, **slot.options},
-                "grant": engine.grant_json(grant, prize=prize),
+                "grant": awards.reward_json(award, grant, prize=prize),
             }
             call.store(200, answer)
     except IntegrityError:

@@ -47,7 +47,7 @@ class ApiRequestAdmin(ReadOnlyAdmin):
 
 @admin.register(Activity)
 class ActivityAdmin(ReadOnlyAdmin):
-    list_display = ["at", "campaign", "customer", "kind", "channel", "amount", "grant"]
+    list_display = ["at", "campaign", "customer", "kind", "channel", "amount", "award"]
     list_filter = ["kind", "channel"]
     search_fields = ["campaign__code", "customer__customer_ref", "ref"]
     list_select_related = ["campaign", "customer"]
@@ -57,9 +57,11 @@ class ActivityAdmin(ReadOnlyAdmin):
 
 @admin.register(Award)
 class AwardAdmin(ReadOnlyAdmin):
-    list_display = ["at", "campaign", "customer", "slot_key", "action", "seq", "day", "day_seq", "cost", "grant"]
-    list_filter = ["action"]
-    search_fields = ["campaign__code", "customer__customer_ref"]
+    list_display = [
+        "at", "campaign", "customer", "slot_key", "unit", "action", "seq", "day", "day_seq", "cost", "status", "grant",
+    ]
+    list_filter = ["status", "action"]
+    search_fields = ["campaign__code", "customer__customer_ref", "key"]
     list_select_related = ["campaign", "customer", "grant"]
     date_hierarchy = "at"
     show_full_result_count = False

@@ -11,3 +11,4 @@ from campaigns import jobs
 
 cron.register(jobs.campaigns_due, queue_name="default", cron="* * * * *", name="campaigns-due")
 cron.register(jobs.runtime_sync, queue_name="default", cron="* * * * *", name="campaigns-runtime-sync")
+cron.register(jobs.awards_sweep, queue_name="default", cron="* * * * *", name="campaigns-awards-sweep")

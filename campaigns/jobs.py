@@ -25,10 +25,22 @@ def campaigns_due() -> dict[str, int]:
     """Every minute (rqcron): start and end what is due if its own job was lost."""
     return lifecycle.campaigns_due_sweep()
 
-
-
 def runtime_sync() -> dict[str, int]:
     """Every minute (rqcron): Redis agrees with the database on what is live."""
     from campaigns.runtime import state
 
     return state.runtime_sync()
+
+
+def awards_drain() -> dict[str, int]:
+    """Grant the next batch of queued awards (``campaigns.runtime.awards``)."""
+    from campaigns.runtime import awards
+
+    return awards.awards_drain()
+
+
+def awards_sweep() -> dict[str, int]:
+    """Every minute (rqcron): re-queue awards whose queueing or drain was lost."""
+    from campaigns.runtime import awards
+
+    return awards.awards_sweep()

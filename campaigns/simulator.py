@@ -266,6 +266,8 @@ class Report:
     requests: int = 0
     seconds: float = 0.0
     replays: int = 0
+    # Awards granted after an in-process run (None: the server's worker grants them).
+    granted: int | None = None
     failure_count: int = 0
     failures: list[str] = field(default_factory=list)
     answers: Counter = field(default_factory=Counter)
@@ -315,6 +317,8 @@ class Report:
             f"simulate_traffic: {self.headline()}",
             f"simulate_traffic: answers by status: {statuses or 'none'}",
         ]
+        if self.granted is not None:
+            lines.append(f"simulate_traffic: {self.granted} award(s) granted after the run (no background worker)")
         lines += [
             f"  {campaign:<20} {action:<15} {status:>3} {code:<22} {n:>6}"
             for (campaign, action, status, code), n in sorted(self.answers.items())
@@ -762,4 +766,9 @@ def simulate(
         for thread in workers_:
             thread.join()
         report.seconds = time.monotonic() - started
+    if not url:
+        # The in-process app has no background worker: grant what its requests won, as one would.
+        from campaigns.runtime import awards
+
+        report.granted = awards.awards_drain_all()["granted"]
     return report

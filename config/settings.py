@@ -157,6 +157,8 @@ CAMPAIGNS_REBUILD_SETTLE_SECONDS = env.float("CAMPAIGNS_REBUILD_SETTLE_SECONDS",
 # A take still pending after this long belongs to a process that died: the
 # minute sweep reloads that campaign's counters from the database.
 CAMPAIGNS_TAKE_STALE_SECONDS = env.int("CAMPAIGNS_TAKE_STALE_SECONDS", default=60)
+# Awards are granted in the background, this many per drain job (campaigns/runtime/awards.py).
+CAMPAIGNS_AWARDS_BATCH_SIZE = env.int("CAMPAIGNS_AWARDS_BATCH_SIZE", default=200)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -169,7 +169,7 @@ _CUSTOMER_REF = {
 _ACTIONS = ["view", "join", "draw", "claim", "invite", "referral", "event"]
 _KINDS = ["event", "lottery", "flash_sale", "referral", "task_chain"]
 _PRIZE_KINDS = ["points", "coupon", "cash", "rate_coupon", "fee_waiver", "gift"]
-_GRANT_STATUSES = ["pending", "dispatching", "delivered", "failed", "revoked"]
+_GRANT_STATUSES = ["queued", "pending", "dispatching", "delivered", "failed", "revoked"]
 _EVENT_OUTCOMES = [
     "not_matched", "rewarded", "progress", "completed", "qualified", "expired",
     "sold_out", "limit_reached", "budget_exhausted", "not_live", "paused", "unavailable",
@@ -278,16 +278,29 @@ _SCHEMAS: dict[str, Any] = {
     ),
     "Grant": _object(
         {
-            "id": {"type": "integer"},
+            "id": {
+                "type": ["integer", "null"],
+                "description": "The grant's id; null while the reward is queued (its grant is made in the background, "
+                "within seconds) or when the prize pool refused it (`failed`).",
+            },
+            "award": {
+                "type": ["integer", "null"],
+                "description": "The campaign award the grant comes from (null for rewards dispatched by staff).",
+            },
             "prize": _ref("Prize"),
-            "status": {"type": "string", "enum": _GRANT_STATUSES},
+            "status": {
+                "type": "string", "enum": _GRANT_STATUSES,
+                "description": "`queued` until the grant is made, then the grant's delivery status.",
+            },
             "source": {"type": "string", "description": "What granted it, e.g. `campaign:LOT-20300101-A`."},
             "created_at": DATE_TIME,
             "delivered_at": {**DATE_TIME, "type": ["string", "null"]},
             "coupon_code": {"type": "string", "description": "The coupon's code, for coupon prizes once assigned."},
         },
-        ["id", "prize", "status", "source", "created_at", "delivered_at"],
-        description="A reward granted to the customer and its delivery status.",
+        ["id", "award", "prize", "status", "source", "created_at", "delivered_at"],
+        description="A reward given to the customer and its delivery status. A campaign answers with the reward "
+        "`queued`: it is the customer's (its unit of stock and the customer's limits are taken, in the database); "
+        "the grant follows in the background, and `GET /customers/{ref}/grants` shows its status.",
     ),
     "CampaignSummary": _object(
         {
@@ -527,7 +540,8 @@ DOCUMENT: dict[str, Any] = {
             "parameters": [{"$ref": "#/components/parameters/CustomerRef"}],
             "get": _operation(
                 "customerGrants", "customers", "The customer's rewards and their status",
-                "The latest grants of the customer, from every campaign, newest first.",
+                "The latest rewards of the customer, from every campaign, newest first: grants, and campaign "
+                "rewards whose grant is still queued (or was refused).",
                 (200, "The customer's grants (possibly none).", "CustomerGrants"),
                 errors=_CUSTOMER_ERRORS,
             ),
@@ -545,7 +559,7 @@ DOCUMENT: dict[str, Any] = {
         "/campaigns/{code}/draw": _campaign_action(
             "campaignDraw", "One lottery draw",
             "Lotteries. Counts against the customer's draws per day and in total (409 `limit_reached` "
-            "when none are left). A prize won is granted at once.",
+            "when none are left). A prize won is the customer's at once; its grant follows in the background.",
             ("The draw's result.", "DrawResult"),
             extra={409: ("limit_reached", "sold_out", "budget_exhausted")},
         ),

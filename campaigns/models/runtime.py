@@ -5,14 +5,16 @@ Every row here is written by ``campaigns.runtime`` inside the transaction that
 makes the change it records; unique constraints make the database the last word
 on per-customer caps even if a Redis counter were wrong:
 
-- ``Award``: one per grant a campaign makes; ``(campaign, customer, seq,
-  part)`` and ``(campaign, customer, day, day_seq, part)`` are unique and
-  ``seq`` / ``day_seq`` never exceed the campaign's limits, so a customer can
-  never be rewarded more often than the rules allow.
+- ``Award``: one per reward a campaign gives (its grant follows in the
+  background); ``(campaign, customer, seq, part)`` and ``(campaign, customer,
+  day, day_seq, part)`` are unique and ``seq`` / ``day_seq`` never exceed the
+  campaign's limits, so a customer can never be rewarded more often than the
+  rules allow; ``(campaign, slot, unit)`` is unique with ``unit`` below the
+  slot's quantity, so a slot never gives more than it reserved.
 - ``Draw``: one per lottery draw; ``(campaign, customer, number)`` unique with
   ``number`` ≤ the draws allowed.
-- Stock is capped by the rewards ledger: a campaign's grants come out of the
-  slot's reservation (``remaining >= 0``, checked by the database).
+- Stock is capped again by the rewards ledger: a campaign's grants come out
+  of the slot's reservation (``remaining >= 0``, checked by the database).
 
 Slots are named by ``slot_key``, the slot's id in the approved revision's
 configuration (the working-copy row may be edited or deleted later).
@@ -27,10 +29,10 @@ from django.utils.translation import gettext_lazy as _
 
 from audiences.models import Customer
 from campaigns.models.config import MONEY, Campaign, CampaignRevision
-from rewards.models import Grant
+from rewards.models import Grant, Prize, Reservation
 
 __all__ = [
-    "Activity", "ActivityKind", "ApiChannel", "ApiChannelKind", "ApiRequest", "Award", "BusinessEvent", "Draw",
+    "Activity", "ActivityKind", "ApiChannel", "ApiChannelKind", "ApiRequest", "Award", "AwardStatus", "BusinessEvent", "Draw",
     "DrawOutcome", "Invite", "Referral", "ReferralStatus", "TaskProgress",
 ]
 
@@ -125,7 +127,7 @@ class Activity(models.Model):
     channel = models.CharField(_("channel"), max_length=16, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now)
     slot_key = models.PositiveIntegerField(null=True, blank=True)
-    grant = models.ForeignKey(Grant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    award = models.ForeignKey("Award", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     amount = models.DecimalField(_("amount (CNY)"), null=True, blank=True, **MONEY)
     ref = models.CharField(_("reference"), max_length=80, blank=True)
 
@@ -149,18 +151,37 @@ class Activity(models.Model):
         return f"{self.campaign_id} {self.customer_id} {self.kind}"
 
 
+class AwardStatus(models.TextChoices):
+    QUEUED = "queued", _("queued for granting")
+    GRANTED = "granted", _("granted")
+    FAILED = "failed", _("refused by the prize pool")
+
+
 class Award(models.Model):
-    """A grant a campaign made, with the customer's count at the time: ``seq``
-    is the customer's n-th rewarded action in the campaign, ``day_seq`` the
-    n-th that day (the bank's time zone). Rewarding one action with several
+    """A reward a campaign gave a customer, written in the request that won it;
+    its grant is made from it in the background (``campaigns.runtime.awards``).
+
+    ``seq`` is the customer's n-th rewarded action in the campaign, ``day_seq``
+    the n-th that day (the bank's time zone). Rewarding one action with several
     slots (an event with two rewards) shares its seq; ``part`` numbers its
     awards from 0, so every rewarded action holds its ``(seq, 0)``: two
-    actions can never share a number, whatever a counter said."""
+    actions can never share a number, whatever a counter said. ``unit`` is
+    the unit of the slot's stock it took, below the slot's quantity and
+    unique per slot: a campaign never gives more than it reserved, whatever a
+    counter said. The grant's own ledger (the reservation's ``remaining >=
+    0``, the pool's budget) is the second cap; an award it refuses is
+    ``failed`` with the reason, for a person to look at."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
     slot_key = models.PositiveIntegerField()
-    grant = models.OneToOneField(Grant, on_delete=models.PROTECT, related_name="+")
+    unit = models.PositiveIntegerField(null=True, blank=True)
+    prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="+")
+    reservation = models.ForeignKey(Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(_("grant idempotency key"), max_length=120, unique=True)
+    grant = models.OneToOneField(Grant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("status"), max_length=16, choices=AwardStatus.choices, default=AwardStatus.QUEUED)
+    failure = models.CharField(_("why it failed"), max_length=300, blank=True)
     action = models.CharField(_("action"), max_length=16)
     seq = models.PositiveIntegerField()
     part = models.PositiveSmallIntegerField(default=0)
@@ -178,9 +199,13 @@ class Award(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "customer", "seq", "part"], name="award_seq_once"),
             models.UniqueConstraint(fields=["campaign", "customer", "day", "day_seq", "part"], name="award_day_seq_once"),
+            models.UniqueConstraint(fields=["campaign", "slot_key", "unit"], name="award_unit_once"),
             models.CheckConstraint(condition=models.Q(seq__gte=1, day_seq__gte=1), name="award_seq_positive"),
         ]
-        indexes = [models.Index(fields=["campaign", "day"], name="award_campaign_day")]
+        indexes = [
+            models.Index(fields=["campaign", "day"], name="award_campaign_day"),
+            models.Index(fields=["at"], condition=models.Q(status="queued"), name="award_queued"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.customer_id} #{self.seq}"

@@ -8,6 +8,8 @@ Keys (all under ``cs:``):
   rebuild), ``rev`` (the live revision's id), ``state`` (live, paused, approved,
   ended);
 - ``cs:rt:{id}:stock``: hash slot key → units left for the campaign to give;
+- ``cs:rt:{id}:u:{slot}``: list of the slot's free unit numbers (as many as
+  the stock hash says; a take pops one, a give pushes it back);
 - ``cs:rt:{id}:budget``: hash ``total`` / ``d:YYYY-MM-DD`` → fen spent;
 - ``cs:rt:{id}:pending``: takes whose transaction has not ended yet (token → time);
 - ``cs:rt:{id}:c:{customer id}``: hash of the customer's counters: ``r`` (rewarded
@@ -18,7 +20,8 @@ Keys (all under ``cs:``):
 Why it cannot oversell: a take checks every limit and applies every change in
 one script, so two requests never both see the last unit. The database still
 has the last word (a reservation's ``remaining >= 0``, unique award numbers):
-a wrong counter can refuse a customer, never over-give. A failed database write
+a wrong counter can refuse a customer, never over-give (an award's unit is
+unique per slot and below the slot's quantity). A failed database write
 gives its take back, unless the campaign was reloaded in between (its epoch
 changed: the new counters came from the database and never saw that take).
 A take left pending (its process was killed between the take and the end of
@@ -56,6 +59,10 @@ def budget_key(campaign_id: int) -> str:
 
 def pending_key(campaign_id: int) -> str:
     return f"{PREFIX}rt:{{{campaign_id}}}:pending"
+
+
+def units_key(campaign_id: int, slot_key: int) -> str:
+    return f"{PREFIX}rt:{{{campaign_id}}}:u:{slot_key}"
 
 
 def customer_key(campaign_id: int, customer_id: int) -> str:
@@ -182,7 +189,8 @@ def front(
 # --- take and give -------------------------------------------------------------------
 
 _TAKE = """
--- KEYS: meta, customer counters, stock, budget, pending takes, the request's 'took' marker ('' none)
+-- KEYS: meta, customer counters, stock, budget, pending takes, the request's 'took' marker ('' none),
+--       the slot's free units ('' none)
 -- ARGV: epoch, '1' to serve an approved campaign whose start has come (the go-live job may lag),
 --       number of counters, (field, limit or -1)..., slot key or '', cost (fen),
 --       total budget or -1, day field, day budget or -1, customer key ttl (s), token, now (s),
@@ -208,6 +216,7 @@ if slot ~= '' then
   local left = redis.call('HGET', KEYS[3], slot)
   if not left then return {'unloaded'} end
   if tonumber(left) <= 0 then return {'sold_out', slot} end
+  if redis.call('LLEN', KEYS[7]) == 0 then return {'unloaded'} end
 end
 if cost > 0 then
   local b = redis.call('HMGET', KEYS[4], 'total', day)
@@ -216,7 +225,11 @@ if cost > 0 then
 end
 for c = 1, n do redis.call('HSET', KEYS[2], fields[c], values[c]) end
 if n > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
-if slot ~= '' then redis.call('HINCRBY', KEYS[3], slot, -1) end
+local unit = -1
+if slot ~= '' then
+  redis.call('HINCRBY', KEYS[3], slot, -1)
+  unit = tonumber(redis.call('LPOP', KEYS[7]))
+end
 if cost > 0 then
   redis.call('HINCRBY', KEYS[4], 'total', cost)
   redis.call('HINCRBY', KEYS[4], day, cost)
@@ -227,20 +240,23 @@ redis.call('ZADD', KEYS[5], now, token)
 -- The request's idempotency key took something: until its answer is cached, a
 -- retry of it looks for the answer in the database (even on a sold-out sale).
 if KEYS[6] ~= '' then redis.call('SET', KEYS[6], '1', 'EX', ARGV[i + 8]) end
-local out = {'ok'}
-for c = 1, n do out[c + 1] = values[c] end
+local out = {'ok', unit}
+for c = 1, n do out[c + 2] = values[c] end
 return out
 """
 
 _GIVE = """
--- KEYS: meta, customer counters, stock, budget, pending takes
--- ARGV: epoch, number of counters, fields..., slot key or '', cost (fen), day field, token
+-- KEYS: meta, customer counters, stock, budget, pending takes, the slot's free units ('' none)
+-- ARGV: epoch, number of counters, fields..., slot key or '', cost (fen), day field, unit, token
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
 if redis.call('ZREM', KEYS[5], ARGV[#ARGV]) == 0 then return 0 end
 local n = tonumber(ARGV[2])
 for c = 1, n do redis.call('HINCRBY', KEYS[2], ARGV[2 + c], -1) end
-local slot, cost, day = ARGV[3 + n], tonumber(ARGV[4 + n]), ARGV[5 + n]
-if slot ~= '' then redis.call('HINCRBY', KEYS[3], slot, 1) end
+local slot, cost, day, unit = ARGV[3 + n], tonumber(ARGV[4 + n]), ARGV[5 + n], ARGV[6 + n]
+if slot ~= '' then
+  redis.call('HINCRBY', KEYS[3], slot, 1)
+  redis.call('LPUSH', KEYS[6], unit)
+end
 if cost > 0 then
   redis.call('HINCRBY', KEYS[4], 'total', -cost)
   redis.call('HINCRBY', KEYS[4], day, -cost)
@@ -262,22 +278,26 @@ class Take:
     day_field: str = ""
     values: list[int] = field(default_factory=list)
     token: str = ""
+    # The slot's unit it took (None without a slot).
+    unit: int | None = None
 
     def give_back(self) -> bool:
         """Undo the take (its write failed); nothing when the campaign was
         reloaded since or the take was already settled or given back."""
         result = _script("give")(
-            keys=_take_keys(self.campaign_id, self.customer_id),
+            keys=[*_take_keys(self.campaign_id, self.customer_id), _units(self.campaign_id, self.slot_key)],
             args=[self.epoch, len(self.fields), *self.fields, "" if self.slot_key is None else self.slot_key,
-                  self.cost_fen, self.day_field, self.token],
+                  self.cost_fen, self.day_field, -1 if self.unit is None else self.unit, self.token],
         )
         return bool(result)
 
 
 def finish(*, settled: list[Take], channel_id: int, idempotency_key: str | None, answer: str | None,
-           answer_ttl: int, release: bool) -> None:
+           answer_ttl: int, release: bool, drain=None, queued: list[int] = ()) -> None:
     """After a request, in one round trip: its committed takes are no longer
-    pending, its answer is cached for replays, its idempotency key is freed."""
+    pending, its answer is cached for replays, its idempotency key is freed,
+    the ids it made are ``queued`` on ``drain`` (a ``config.drains.Drain``,
+    whose job is then queued if none is)."""
     pipe = connection().pipeline(transaction=False)
     for take in settled:
         pipe.zrem(pending_key(take.campaign_id), take.token)
@@ -285,8 +305,13 @@ def finish(*, settled: list[Take], channel_id: int, idempotency_key: str | None,
         pipe.set(idem_key(channel_id, idempotency_key), answer, ex=answer_ttl)
     if idempotency_key and release:
         pipe.delete(idem_key(channel_id, idempotency_key) + ":inflight")
+    if queued:
+        drain.add(queued, at=time.time(), connection=pipe)
+        drain.flag_set(connection=pipe)  # last: its answer says whether to queue the job
     if len(pipe):
-        pipe.execute()
+        results = pipe.execute()
+        if queued and results[-1]:
+            drain.job_queue()
 
 
 def stale_pending(campaign_id: int, older_than: float) -> bool:
@@ -303,6 +328,10 @@ class Refused(Exception):
         self.reason, self.detail = reason, detail
 
 
+def _units(campaign_id: int, slot_key: int | None) -> str:
+    return "" if slot_key is None else units_key(campaign_id, slot_key)
+
+
 def _take_keys(campaign_id: int, customer_id: int) -> list[str]:
     return [
         meta_key(campaign_id), customer_key(campaign_id, customer_id), stock_key(campaign_id), budget_key(campaign_id),
@@ -317,7 +346,7 @@ def take(
     took_ttl: int = 0,
 ) -> Take:
     """Check and apply, atomically: each counter + 1 within its limit, one unit
-    of the slot's stock, the cost within the total and the day's budget.
+    of the slot's stock (a free unit number), the cost within the total and the day's budget.
     ``started``: the window is open, so an approved campaign is served too.
     ``took``: the request's marker key (``took_key``), set for ``took_ttl`` seconds.
     Returns the take (with the counters' new values) or raises ``Refused``."""
@@ -330,12 +359,16 @@ def take(
         "" if slot_key is None else slot_key, cost_fen, -1 if budget_total_fen is None else budget_total_fen,
         day_field, -1 if budget_day_fen is None else budget_day_fen, ttl, token, int(time.time()), took_ttl,
     ]
-    result = _script("take")(keys=[*_take_keys(campaign_id, customer_id), took], args=args)
+    result = _script("take")(
+        keys=[*_take_keys(campaign_id, customer_id), took, _units(campaign_id, slot_key)], args=args
+    )
     if result[0] != "ok":
         raise Refused(result[0], result[1] if len(result) > 1 and result[1] else "")
+    unit = int(result[1])
     return Take(
         campaign_id=campaign_id, customer_id=customer_id, epoch=epoch, fields=[name for name, _ in counters],
-        slot_key=slot_key, cost_fen=cost_fen, day_field=day_field, values=[int(v) for v in result[1:]], token=token,
+        slot_key=slot_key, cost_fen=cost_fen, day_field=day_field, values=[int(v) for v in result[2:]], token=token,
+        unit=None if unit < 0 else unit,
     )
 
 
@@ -343,18 +376,23 @@ def take(
 
 
 def load(
-    *, campaign_id: int, epoch: str, revision_id: int, state: str, stock: dict[int, int],
+    *, campaign_id: int, epoch: str, revision_id: int, state: str, units: dict[int, list[int]],
     budget: dict[str, int], customers: dict[int, dict[str, int]], ttl: int,
 ) -> None:
     """Replace every counter of a campaign with the given values (from the
-    database), under a new epoch. One MULTI: no request sees a half-loaded campaign."""
+    database): each slot's free units (its stock is how many), the budget
+    spent, the customers' counters; under a new epoch. One MULTI: no request
+    sees a half-loaded campaign."""
     conn = connection()
     old = list(conn.scan_iter(match=campaign_pattern(campaign_id), count=1000))
     pipe = conn.pipeline(transaction=True)
     if old:
         pipe.delete(*old)
-    if stock:
-        pipe.hset(stock_key(campaign_id), mapping={str(k): v for k, v in stock.items()})
+    if units:
+        pipe.hset(stock_key(campaign_id), mapping={str(k): len(v) for k, v in units.items()})
+    for slot_key, free in units.items():
+        for start in range(0, len(free), 10_000):
+            pipe.rpush(units_key(campaign_id, slot_key), *free[start:start + 10_000])
     if budget:
         pipe.hset(budget_key(campaign_id), mapping=budget)
     for customer_id, values in customers.items():

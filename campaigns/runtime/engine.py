@@ -38,16 +38,16 @@ from campaigns.models import (
     ApiChannel,
     ApiRequest,
     Award,
+    Campaign,
+    CampaignStatus,
     Draw,
     DrawOutcome,
     Invite,
     Referral,
 )
-from campaigns.runtime import counters
+from campaigns.runtime import awards, counters
 from campaigns.runtime.state import Runtime, Slot, cache, local_day, runtime_load
-from campaigns.services.revisions import slot_source_ref
 from rewards import services as reward_services
-from rewards.models import CouponCode, Grant, Prize, Reservation
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by hand
 INVITE_LENGTH = 10  # 32^10 ≈ 10^15 codes
@@ -82,6 +82,9 @@ class Call:
     settled: list[counters.Take] = field(default_factory=list)
     answer: str | None = None
     holds_key: bool = False
+    # Awards written in the open transaction, then those committed (queued for granting by ``finish``).
+    awards_open: list[int] = field(default_factory=list)
+    awards: list[int] = field(default_factory=list)
 
     def store(self, status: int, response: dict[str, Any]) -> None:
         """Keep the answer with the change (inside its transaction), once."""
@@ -96,22 +99,27 @@ class Call:
         for take in reversed(self.takes):
             take.give_back()
         self.takes.clear()
+        self.awards_open.clear()
 
     def settle(self, status: int | None = None, response: dict[str, Any] | None = None) -> None:
         """The takes' transaction committed (with this answer, if it is to be replayed)."""
         self.settled += self.takes
         self.takes.clear()
+        self.awards += self.awards_open
+        self.awards_open.clear()
         if self.idempotency_key and response is not None:
             self.answer = json.dumps({"h": self.body_hash, "s": status, "r": response}, separators=(",", ":"))
 
     def finish(self) -> None:
-        """The request is over: settle its takes, cache its answer, free its key."""
+        """The request is over: settle its takes, cache its answer, free its key, queue its awards."""
         # A failure here is safe: a take left pending is reloaded by the minute
-        # sweep, the database keeps the answer, the key's marker expires.
+        # sweep, the database keeps the answer, the key's marker expires, the
+        # award sweep queues the awards.
         with contextlib.suppress(counters.redis.RedisError):
             counters.finish(
                 settled=self.settled, channel_id=self.channel.pk, idempotency_key=self.idempotency_key,
                 answer=self.answer, answer_ttl=settings.CAMPAIGNS_IDEMPOTENCY_TTL, release=self.holds_key,
+                drain=awards.DRAIN, queued=self.awards,
             )
 
 
@@ -243,59 +251,37 @@ def slot_take(runtime: Runtime, customer: Customer, call: Call, epoch: str, slot
     )
 
 
-def award_grant(
-    runtime: Runtime, customer: Customer, slot: Slot, *, action: str, seq: int, day_seq: int, key: str, part: int = 0,
-    then: Callable[[Award], None] | None = None,
+def award_add(
+    runtime: Runtime, customer: Customer, slot: Slot, take: counters.Take, call: Call, *, action: str, seq: int,
+    day_seq: int, key: str, part: int = 0,
 ) -> Award:
-    """The grant (through the rewards service) and its award row, plus the
-    caller's rows (``then``), all before the stock and budget counters are
-    taken. Inside the caller's transaction; IntegrityError or ValidationError
-    fail it."""
+    """The award of one unit of ``slot`` (``take`` took it): its grant is made
+    in the background (``campaigns.runtime.awards``). Inside the caller's
+    transaction; IntegrityError or ValidationError fail it."""
     if runtime.limit_total is not None and seq > runtime.limit_total:
         raise IntegrityError("reward number over the campaign's limit")
     if runtime.limit_per_day is not None and day_seq > runtime.limit_per_day:
         raise IntegrityError("reward number over the campaign's daily limit")
-    if slot.reservation_id is None:
+    if slot.reservation_id is None or take.unit is None:
         raise ValidationError(_("This slot has no stock reserved."), code="sold_out")
+    if not 0 <= take.unit < slot.quantity:
+        raise ValidationError(_("Sold out."), code="sold_out")  # a wrong counter: the slot has no such unit
     prize = runtime.prize(slot.prize_id)
-    made: list[Award] = []
-
-    def rows(grant: Grant) -> None:
-        award = Award.objects.create(
-            campaign_id=runtime.campaign_id, customer=customer, slot_key=slot.key, grant=grant, action=action,
-            seq=seq, part=part, day=local_day(), day_seq=day_seq, cost=grant.cost,
-        )
-        if then is not None:
-            then(award)
-        made.append(award)
-
-    reward_services.grant_create(
-        prize=prize, customer=customer, idempotency_key=f"campaign:{runtime.code}:{key}",
-        source=f"campaign:{runtime.code}", source_ref=slot_source_ref(runtime.code, slot.key),
-        # The reservation as the runtime knows it: the grant takes from it by a conditional update.
-        reservation=Reservation(pk=slot.reservation_id, prize_id=slot.prize_id), then=rows,
+    if not reward_services.pool_valid_today(prize.pool):
+        raise ValidationError(_("The prize pool is not valid today."), code="expired")
+    award = Award.objects.create(
+        campaign_id=runtime.campaign_id, customer=customer, slot_key=slot.key, unit=take.unit, prize=prize,
+        reservation_id=slot.reservation_id, key=f"campaign:{runtime.code}:{key}", action=action, seq=seq,
+        part=part, day=local_day(), day_seq=day_seq, cost=prize.unit_cost,
     )
-    if not made:
-        # The key had a grant already: this reward number was used (a wrong counter).
-        raise IntegrityError("reward number already used")
-    return made[0]
+    call.awards_open.append(award.pk)
+    return award
 
 
-def grant_json(grant: Grant, *, prize: Prize | None = None, code: str | None = None) -> dict[str, Any]:
-    prize = prize or grant.prize
-    data = {
-        "id": grant.pk,
-        "prize": {"code": prize.code, "name": prize.name, "kind": prize.kind},
-        "status": grant.status,
-        "source": grant.source,
-        "created_at": grant.created_at.isoformat(),
-        "delivered_at": grant.delivered_at.isoformat() if grant.delivered_at else None,
-    }
-    if code is None and prize.kind == "coupon":
-        code = CouponCode.objects.filter(grant=grant).values_list("code", flat=True).first()
-    if code:
-        data["coupon_code"] = code
-    return data
+def reward_json(runtime: Runtime, award: Award) -> dict[str, Any]:
+    """An award just made, as the API answers it (queued: its grant follows)."""
+    award.campaign = Campaign(pk=runtime.campaign_id, code=runtime.code)
+    return awards.reward_json(award, prize=award.prize)
 
 
 def _commit(call: Call, write: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
@@ -305,13 +291,15 @@ def _commit(call: Call, write: Callable[[], tuple[int, dict[str, Any]]]) -> tupl
         with transaction.atomic():
             status, response = write()
             call.store(status, response)
-    except IntegrityError:
+    except IntegrityError as exc:
         call.stored = False
         call.give_back()
         stored = stored_answer(call)
         if stored is not None:
             call.replayed = True
             return stored
+        if "award_unit_once" in str(exc) or "campaigns_award.unit" in str(exc):
+            raise Refusal(409, "sold_out", _("Sold out.")) from None  # a unit given twice: a wrong counter
         raise Refusal(409, "limit_reached", _("The customer has reached the campaign's limit.")) from None
     except ValidationError as exc:
         call.stored = False
@@ -413,35 +401,30 @@ def campaign_draw(runtime: Runtime, customer: Customer, call: Call, epoch: str) 
         response: dict[str, Any] = {
             "campaign": runtime.code, "result": "no_prize", "draw": {"number": number, "value": f"{value:016x}"},
         }
-
-        def rows(award: Award | None) -> None:
-            Draw.objects.create(
-                campaign_id=runtime.campaign_id, revision_id=runtime.revision_id, customer=customer, number=number,
-                day=local_day(), day_number=day_number, value=f"{value:016x}", landed_key=landed_key,
-                outcome=outcome, award=award,
-            )
-            Activity.objects.create(
-                campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.DRAW, channel=call.channel.kind,
-                slot_key=landed_key, ref=str(number),
-            )
-            if award is None:
-                response["reason"] = outcome
-            else:
-                Activity.objects.create(
-                    campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.WIN,
-                    channel=call.channel.kind, slot_key=slot.key, grant=award.grant, ref=str(number),
-                )
-                response.update(result="won", slot={"key": slot.key, "label": slot.label}, grant=grant_json(award.grant))
-            call.store(200, response)
-
-        if prize_take is None:
-            rows(None)
-        else:
+        award = None
+        if prize_take is not None:
             seq, day_seq = prize_take.values
-            award_grant(
-                runtime, customer, slot, action="draw", seq=seq, day_seq=day_seq, key=f"c{customer.pk}:draw:{number}",
-                then=rows,
+            award = award_add(
+                runtime, customer, slot, prize_take, call, action="draw", seq=seq, day_seq=day_seq,
+                key=f"c{customer.pk}:draw:{number}",
             )
+        Draw.objects.create(
+            campaign_id=runtime.campaign_id, revision_id=runtime.revision_id, customer=customer, number=number,
+            day=local_day(), day_number=day_number, value=f"{value:016x}", landed_key=landed_key,
+            outcome=outcome, award=award,
+        )
+        Activity.objects.create(
+            campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.DRAW, channel=call.channel.kind,
+            slot_key=landed_key, ref=str(number),
+        )
+        if award is None:
+            response["reason"] = outcome
+        else:
+            Activity.objects.create(
+                campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.WIN,
+                channel=call.channel.kind, slot_key=slot.key, award=award, ref=str(number),
+            )
+            response.update(result="won", slot={"key": slot.key, "label": slot.label}, grant=reward_json(runtime, award))
         return 200, response
 
     return _commit(call, write)
@@ -473,24 +456,18 @@ def campaign_claim(
     seq, day_seq = take.values
 
     def write():
-        response: dict[str, Any] = {}
-
-        def rows(award: Award) -> None:
-            Activity.objects.create(
-                campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.CLAIM, channel=call.channel.kind,
-                slot_key=slot.key, grant=award.grant,
-            )
-            response.update(
-                campaign=runtime.code, result="claimed", item={"key": slot.key, "label": slot.label, **slot.options},
-                grant=grant_json(award.grant),
-            )
-            call.store(200, response)
-
-        award_grant(
-            runtime, customer, slot, action="claim", seq=seq, day_seq=day_seq, key=f"c{customer.pk}:claim:{seq}",
-            then=rows,
+        award = award_add(
+            runtime, customer, slot, take, call, action="claim", seq=seq, day_seq=day_seq,
+            key=f"c{customer.pk}:claim:{seq}",
         )
-        return 200, response
+        Activity.objects.create(
+            campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.CLAIM, channel=call.channel.kind,
+            slot_key=slot.key, award=award,
+        )
+        return 200, {
+            "campaign": runtime.code, "result": "claimed", "item": {"key": slot.key, "label": slot.label, **slot.options},
+            "grant": reward_json(runtime, award),
+        }
 
     return _commit(call, write)
 
@@ -571,8 +548,6 @@ def _referral_json(referral: Referral, referrer: Customer, referee: Customer, co
 
 def live_runtimes(*, kinds_in: tuple[str, ...] | None = None) -> list[tuple[Runtime, str, str]]:
     """(runtime, epoch, state) of every campaign being served now, of the given kinds."""
-    from campaigns.models import Campaign, CampaignStatus
-
     campaigns = Campaign.objects.filter(
         live_revision__isnull=False, status__in=[CampaignStatus.APPROVED, CampaignStatus.LIVE]
     )
@@ -613,6 +588,4 @@ def customer_campaigns(customer: Customer, call: Call) -> list[dict[str, Any]]:
 
 
 def customer_grants(customer: Customer, limit: int = 100) -> list[dict[str, Any]]:
-    grants = Grant.objects.filter(customer=customer).select_related("prize").order_by("-created_at", "-pk")[:limit]
-    codes = dict(CouponCode.objects.filter(grant__in=[g.pk for g in grants]).values_list("grant_id", "code"))
-    return [grant_json(g, prize=g.prize, code=codes.get(g.pk, "")) for g in grants]
+    return awards.customer_rewards(customer, limit)

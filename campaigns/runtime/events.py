@@ -35,12 +35,12 @@ from campaigns.runtime import counters
 from campaigns.runtime.engine import (
     Call,
     Refusal,
-    award_grant,
+    award_add,
     check_eligible,
-    grant_json,
     live_runtimes,
     refusal_of,
     reward_counters,
+    reward_json,
     slot_take,
     take_for,
 )
@@ -177,7 +177,7 @@ def _event_apply(runtime, epoch, state, customer, event, row, call) -> dict[str,
 def _in_savepoint(runtime, call: Call, act) -> dict[str, Any]:
     """One campaign's effects in a savepoint: refused or in conflict, they are
     undone (and their takes given back) and the event goes on for the others."""
-    mark = len(call.takes)
+    mark = (len(call.takes), len(call.awards_open))
     try:
         with transaction.atomic():
             return act()
@@ -189,10 +189,13 @@ def _in_savepoint(runtime, call: Call, act) -> dict[str, Any]:
         return {"campaign": runtime.code, "outcome": "limit_reached"}
 
 
-def _give_from(call: Call, mark: int) -> None:
-    for take in reversed(call.takes[mark:]):
+def _give_from(call: Call, mark: tuple[int, int]) -> None:
+    """Undo what the call did since ``mark``: its takes, and the awards the savepoint took with it."""
+    takes, awards_open = mark
+    for take in reversed(call.takes[takes:]):
         take.give_back()
-    del call.takes[mark:]
+    del call.takes[takes:]
+    del call.awards_open[awards_open:]
 
 
 def _event_activity(runtime, customer, event, call, **extra) -> None:
@@ -227,11 +230,11 @@ def _event_reward(runtime, epoch, customer, event, row, call) -> dict[str, Any]:
         if first:
             seq, day_seq = take.values
             first = False
-        award = award_grant(
-            runtime, customer, slot, action="event", seq=seq, day_seq=day_seq, key=f"e{row.pk}:{slot.key}",
-            part=len(grants),
+        award = award_add(
+            runtime, customer, slot, take, call, action="event", seq=seq, day_seq=day_seq,
+            key=f"e{row.pk}:{slot.key}", part=len(grants),
         )
-        grants.append(grant_json(award.grant))
+        grants.append(reward_json(runtime, award))
     if not grants:
         return {"campaign": runtime.code, "outcome": "sold_out"}
     return {"campaign": runtime.code, "outcome": "rewarded", "grants": grants}
@@ -293,8 +296,11 @@ def _task_reward(runtime, epoch, customer, call, slot, key) -> list[dict[str, An
             raise
         return []  # the step counts; its reward is gone or over the limit
     seq, day_seq = take.values
-    award = award_grant(runtime, customer, slot, action="step" if slot.role == "step" else "chain", seq=seq, day_seq=day_seq, key=key)
-    return [grant_json(award.grant)]
+    award = award_add(
+        runtime, customer, slot, take, call, action="step" if slot.role == "step" else "chain", seq=seq,
+        day_seq=day_seq, key=key,
+    )
+    return [reward_json(runtime, award)]
 
 
 def _referral_qualify(runtime, epoch, customer, event, row, call) -> dict[str, Any] | None:
@@ -333,10 +339,11 @@ def _referral_qualify(runtime, epoch, customer, event, row, call) -> dict[str, A
                     raise
                 continue
             referral.referrer_seq, seq, day_seq = take.values
-            award = award_grant(
-                runtime, referrer, slot, action="referrer", seq=seq, day_seq=day_seq, key=f"ref{referral.pk}:referrer"
+            award = award_add(
+                runtime, referrer, slot, take, call, action="referrer", seq=seq, day_seq=day_seq,
+                key=f"ref{referral.pk}:referrer",
             )
-            grants.append(grant_json(award.grant))
+            grants.append(reward_json(runtime, award))
             status = ReferralStatus.REWARDED
         referral.status, referral.qualified_at = status, timezone.now()
         referral.save(update_fields=["status", "qualified_at", "referrer_seq"])

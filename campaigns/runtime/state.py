@@ -233,14 +233,19 @@ cache = _Cache()
 
 
 def _counters_from_db(campaign: Campaign, runtime: Runtime) -> tuple[dict, dict, dict]:
-    """(stock per slot, budget spent in fen, per-customer counters) as the database has them."""
+    """(free units per slot, budget spent in fen, per-customer counters) as the database has them."""
     reservations = Reservation.objects.in_bulk([s.reservation_id for s in runtime.slots.values() if s.reservation_id])
-    stock = {
-        s.key: reservations[s.reservation_id].remaining
-        for s in runtime.slots.values()
-        if s.reservation_id in reservations and reservations[s.reservation_id].released_at is None
-    }
     awards = Award.objects.filter(campaign=campaign)
+    units = {}
+    for slot in runtime.slots.values():
+        reservation = reservations.get(slot.reservation_id)
+        if reservation is None or reservation.released_at is not None:
+            continue
+        taken = awards.filter(slot_key=slot.key)
+        used = set(taken.filter(unit__isnull=False).values_list("unit", flat=True))
+        free = [u for u in range(slot.quantity) if u not in used]
+        # Awards from before units were numbered hold a unit each too.
+        units[slot.key] = free[: max(0, len(free) - taken.filter(unit__isnull=True).count())]
     today = local_day()
     spent_total = awards.aggregate(total=Sum("cost"))["total"] or Decimal("0")
     spent_today = awards.filter(day=today).aggregate(total=Sum("cost"))["total"] or Decimal("0")
@@ -261,7 +266,7 @@ def _counters_from_db(campaign: Campaign, runtime: Runtime) -> tuple[dict, dict,
     referrals = Referral.objects.filter(campaign=campaign, referrer_seq__isnull=False)
     for row in referrals.values("referrer").annotate(top=Max("referrer_seq")):
         customers.setdefault(row["referrer"], {})["ref"] = row["top"]
-    return stock, budget, customers
+    return units, budget, customers
 
 
 def runtime_load(*, campaign_id: int, settle: float = 0.0) -> str | None:
@@ -278,11 +283,11 @@ def runtime_load(*, campaign_id: int, settle: float = 0.0) -> str | None:
         counters.drop(campaign_id=campaign_id)
         time.sleep(settle)
     runtime = _compile(campaign)
-    stock, budget, customers = _counters_from_db(campaign, runtime)
+    units, budget, customers = _counters_from_db(campaign, runtime)
     state = STATES[campaign.status]
     counters.load(
         campaign_id=campaign.pk, epoch=secrets.token_hex(8), revision_id=runtime.revision_id, state=state,
-        stock=stock, budget=budget, customers=customers, ttl=runtime.counter_ttl(),
+        units=units, budget=budget, customers=customers, ttl=runtime.counter_ttl(),
     )
     return state
 

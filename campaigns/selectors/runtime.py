@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import redis
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from campaigns.models import (
     Activity,
     ActivityKind,
     Award,
+    AwardStatus,
     Campaign,
     CampaignRevision,
     CampaignStatus,
@@ -36,6 +37,9 @@ class SlotLeft:
 class RuntimeSummary:
     activity: list[tuple[str, int]] = field(default_factory=list)
     awards: int = 0
+    # Rewards still waiting for their grant, and those the prize pool refused (for a person to look at).
+    queued: int = 0
+    failed: int = 0
     cost: Decimal = Decimal("0")
     draws: int = 0
     slots: list[SlotLeft] = field(default_factory=list)
@@ -56,8 +60,12 @@ def runtime_summary(campaign: Campaign) -> RuntimeSummary | None:
         Activity.objects.filter(campaign=campaign).values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
     )
     summary.activity = [(label, counts[value]) for value, label in ActivityKind.choices if counts.get(value)]
-    totals = Award.objects.filter(campaign=campaign).aggregate(n=Count("id"), cost=Sum("cost"))
+    totals = Award.objects.filter(campaign=campaign).aggregate(
+        n=Count("id"), cost=Sum("cost"), queued=Count("id", filter=Q(status=AwardStatus.QUEUED)),
+        failed=Count("id", filter=Q(status=AwardStatus.FAILED)),
+    )
     summary.awards, summary.cost = totals["n"], totals["cost"] or Decimal("0")
+    summary.queued, summary.failed = totals["queued"], totals["failed"]
     summary.draws = Draw.objects.filter(campaign=campaign).count() if campaign.kind == "lottery" else 0
     awarded = dict(
         Award.objects.filter(campaign=campaign).values_list("slot_key").annotate(n=Count("id")).values_list("slot_key", "n")

@@ -400,8 +400,9 @@ def campaign_resume(*, actor, campaign: Campaign, reason: str = "") -> Campaign:
 
 
 def campaign_end(*, actor, campaign: Campaign, reason: str = "") -> Campaign:
-    """End an approved, live or paused campaign for good: every slot's
-    reservation returns what is left to stock; a pending revision is rejected."""
+    """End an approved, live or paused campaign for good: awards still queued
+    are granted, then every slot's reservation returns what is left to stock;
+    a pending revision is rejected."""
     _require_operator(actor, campaign)
     with transaction.atomic():
         campaign = _lock(campaign)
@@ -412,6 +413,10 @@ def campaign_end(*, actor, campaign: Campaign, reason: str = "") -> Campaign:
         revision = _pending(campaign)
         if revision is not None:
             _decide(revision, RevisionState.REJECTED, actor=actor, reason=_("The campaign ended."))
+        # Awards still waiting for their grant take it from the reservations before they close.
+        from campaigns.runtime import awards
+
+        awards.awards_grant(award_ids=awards.queued_of(campaign_id=campaign.pk))
         prefix = slot_source_ref(campaign.code, 0)[:-1]
         released = 0
         for reservation in Reservation.objects.filter(source_ref__startswith=prefix, released_at__isnull=True).order_by(

@@ -17,6 +17,7 @@ from rewards.services.ledger import (  # noqa: F401
     grant_revoke,
     pool_create,
     pool_update,
+    pool_valid_today,
     prize_create,
     prize_update,
     reservation_create,

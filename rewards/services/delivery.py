@@ -34,19 +34,12 @@ How a grant travels
    are due but lost: the process died between commit and enqueue, Redis was
    down, or a drain died after popping its ids.
 
-The drain flag
---------------
-Whoever queues a drain job first sets ``DRAIN_FLAG`` (SET NX with a TTL); a
-drain deletes it as it starts, *before* it pops. So an id added before the
-delete is seen by that pop, and an id added after finds the flag free and
-queues a drain of its own: nothing waits for the sweeper unless Redis or a
-process fails. The TTL only bounds how long a flag whose job never got queued
-(Redis failed between the two calls) holds back new drains.
+The queue and its drain flag are ``config.drains.Drain``: nothing waits for
+the sweeper unless Redis or a process fails.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 import uuid
@@ -54,47 +47,26 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-import django_rq
-import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from config import drains
+from config.drains import Drain
 from rewards.backends import DispatchBackend, Outcome, Result, get_backend
 from rewards.models import FailureKind, Grant, GrantStatus
 
 logger = logging.getLogger(__name__)
 
-QUEUE_KEY = "rewards:dispatch:queue"
-DRAIN_FLAG = "rewards:dispatch:drain-queued"
-DRAIN_FLAG_TTL = 60
-DRAIN_JOB = "rewards.jobs.grants_dispatch"
+DRAIN = Drain("rewards:dispatch", "rewards.jobs.grants_dispatch", "rewards: deliver queued grants")
+QUEUE_KEY, DRAIN_FLAG = DRAIN.queue_key, DRAIN.flag
 RETRY_CAP_SECONDS = 3600
 # on_commit enqueues within milliseconds; a pending grant due for longer than
 # this was lost on its way to Redis (or waits in a long queue: re-adding is a no-op).
 PENDING_GRACE_SECONDS = 60
 SWEEP_LIMIT = 10_000
-ZADD_CHUNK = 10_000
 ERROR_CHARS = 1000
-
-
-def _redis():
-    return _client(settings.RQ_QUEUES["default"]["URL"])
-
-
-@functools.cache
-def _client(url: str) -> redis.Redis:
-    # One client, so one connection pool, per process: django_rq.get_connection
-    # builds a new client each call, which opened (and closed) a connection to
-    # Redis, with its five-command handshake, for every grant.
-    return redis.Redis.from_url(url)
-
-
-def _queue(connection):
-    # Every caller runs after its own commit: enqueue now, never defer to an
-    # on_commit of a transaction that may not be ours.
-    return django_rq.get_queue("default", connection=connection, commit_mode="auto")
 
 
 # --- queueing -----------------------------------------------------------------
@@ -107,23 +79,10 @@ def grants_enqueue(*, grant_ids: Iterable[int]) -> None:
     if not ids:
         return
     try:
-        connection = _redis()
-        _ids_add(connection, ids)
-        _drain_ensure(connection)
+        DRAIN.add(ids, at=time.time())
+        DRAIN.ensure()
     except Exception:
         logger.exception("dispatch: could not queue %d grants; the sweeper will", len(ids))
-
-
-def _ids_add(connection, ids: Sequence[int]) -> None:
-    queued_at = time.time()
-    for start in range(0, len(ids), ZADD_CHUNK):
-        connection.zadd(QUEUE_KEY, dict.fromkeys(map(str, ids[start:start + ZADD_CHUNK]), queued_at), nx=True)
-
-
-def _drain_ensure(connection, *, force: bool = False) -> None:
-    if connection.set(DRAIN_FLAG, 1, nx=True, ex=DRAIN_FLAG_TTL) or force:
-        # result_ttl=0: a finished drain leaves nothing behind (there are many).
-        _queue(connection).enqueue(DRAIN_JOB, result_ttl=0, description="rewards: deliver queued grants")
 
 
 def grants_dispatch(*, grant_ids: Sequence[int] | None = None) -> dict[str, int]:
@@ -135,15 +94,7 @@ def grants_dispatch(*, grant_ids: Sequence[int] | None = None) -> dict[str, int]
     if grant_ids:
         grants_enqueue(grant_ids=grant_ids)
         return {"requeued": len(grant_ids)}
-    connection = _redis()
-    with connection.pipeline() as pipe:  # MULTI: the count left is exact
-        pipe.delete(DRAIN_FLAG)
-        pipe.zpopmin(QUEUE_KEY, settings.REWARDS_DISPATCH_BATCH_SIZE)
-        pipe.zcard(QUEUE_KEY)
-        _deleted, popped, left = pipe.execute()
-    if left:
-        _drain_ensure(connection)
-    ids = [int(member) for member, _score in popped]
+    ids = DRAIN.pop(settings.REWARDS_DISPATCH_BATCH_SIZE)
     return grants_deliver(grant_ids=ids) if ids else {"claimed": 0}
 
 
@@ -288,11 +239,11 @@ def _record(grants: list[Grant], results: dict[int, Result]) -> tuple[dict[str, 
 
 def _retries_schedule(retries: dict[datetime, list[int]]) -> None:
     try:
-        queue = _queue(_redis())
+        queue = drains.rq_queue()
         for when, ids in retries.items():
             # A second late, so the claim's "due" check passes even on a worker
             # whose clock runs a little behind this one.
-            queue.enqueue_at(when + timedelta(seconds=1), DRAIN_JOB, grant_ids=ids, result_ttl=0,
+            queue.enqueue_at(when + timedelta(seconds=1), DRAIN.job, grant_ids=ids, result_ttl=0,
                              description="rewards: retry grants")
     except Exception:
         logger.exception("dispatch: could not schedule %d retries; the sweeper will",
@@ -334,11 +285,10 @@ def grants_sweep(
     returned = stuck.filter(pk__in=stuck_ids).update(
         status=GrantStatus.PENDING, claim_token="", claimed_at=None, next_attempt_at=None, updated_at=now,
     )
-    connection = _redis()
-    _ids_add(connection, sorted(set(lost) | set(stuck_ids)))
-    if connection.zcard(QUEUE_KEY):
+    DRAIN.add(sorted(set(lost) | set(stuck_ids)), at=time.time())
+    if DRAIN.size():
         # Whatever the flag says: a flag whose job was lost must not hold delivery up.
-        _drain_ensure(connection, force=True)
+        DRAIN.ensure(force=True)
     counts = {"stuck_returned": returned, "stuck_failed": given_up, "lost_requeued": len(lost)}
     if any(counts.values()):
         logger.warning(

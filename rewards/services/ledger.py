@@ -335,7 +335,7 @@ def _same_request(grant: Grant, prize: Prize, customer) -> Grant:
     return grant
 
 
-def _pool_valid_today(pool: PrizePool) -> bool:
+def pool_valid_today(pool: PrizePool) -> bool:
     today = timezone.localdate()
     return (pool.valid_from is None or pool.valid_from <= today) and (
         pool.valid_until is None or today <= pool.valid_until
@@ -343,7 +343,7 @@ def _pool_valid_today(pool: PrizePool) -> bool:
 
 
 def _grant_new(prize, customer, key, source, source_ref, reservation, actor, then=None) -> Grant:
-    if not _pool_valid_today(prize.pool):
+    if not pool_valid_today(prize.pool):
         raise ValidationError(_("The prize pool is not valid today."), code="expired")
     if reservation is not None and reservation.prize_id != prize.pk:
         raise ValidationError(_("The reservation is for another prize."))

@@ -93,11 +93,22 @@ def signed_headers(channel: ApiChannel, method: str, path: str, body: bytes, *, 
     return extra
 
 
-def api_post(client, channel, path: str, data=None, *, raw: bytes | None = None, key=None, **sign):
+def api_post(client, channel, path: str, data=None, *, raw: bytes | None = None, key=None, grant=True, **sign):
+    """A signed POST; then, with ``grant``, what the worker does next: the awards it made are granted."""
     body = raw if raw is not None else json.dumps(data or {}).encode()
-    return client.generic(
+    response = client.generic(
         "POST", path, body, content_type="application/json", **signed_headers(channel, "POST", path, body, key=key, **sign)
     )
+    if grant:
+        grant_awards()
+    return response
+
+
+def grant_awards() -> dict[str, int]:
+    """Drain the award queue in this process, as the background worker would."""
+    from campaigns.runtime import awards
+
+    return awards.awards_drain_all()
 
 
 def api_get(client, channel, path: str, **sign):

@@ -8,7 +8,7 @@ pytest-django drops the test database.
 import pytest
 from django.db import connection
 
-from tests.load.server import Gunicorn
+from tests.load.server import Gunicorn, RqWorker
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,13 @@ def gunicorn(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture
-def server(gunicorn, transactional_db):
+def server(gunicorn, transactional_db, tmp_path):
     gunicorn.wait_workers()
     gunicorn.mark()
-    return gunicorn
+    worker = RqWorker(tmp_path / "rqworker.log")
+    worker.start()
+    gunicorn.rq = worker
+    try:
+        yield gunicorn
+    finally:
+        worker.stop()

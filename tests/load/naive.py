@@ -47,6 +47,7 @@ def claim(request: HttpRequest, code: str) -> JsonResponse:
         )
         Award.objects.create(
             campaign=campaign, customer=customer, slot_key=int(reservation.source_ref[len(prefix):]), grant=grant,
+            prize=reservation.prize, reservation=reservation, key=grant.idempotency_key, status="granted",
             action="claim", seq=taken + 1, day=local_day(), day_seq=taken + 1, cost=grant.cost,
         )
         reservation.remaining -= 1

@@ -1,7 +1,8 @@
 """A real gunicorn for the load tests: several worker processes (threaded)
 serving ``tests.load.settings_load`` — the project's URLs plus the naive
-claim — against the test's PostgreSQL database and Redis; and ``manage.py``
-commands run as processes of their own against the same.
+claim — against the test's PostgreSQL database and Redis; a real RQ worker
+beside it, granting the awards the requests make, as in production; and
+``manage.py`` commands run as processes of their own against the same.
 """
 
 from __future__ import annotations
@@ -168,6 +169,48 @@ class Gunicorn:
         """This test's server log lines about failures (tracebacks, 5xx, worker deaths)."""
         marks = ("Traceback", "ERROR", "Internal Server Error", "Error:", "Worker", "WORKER TIMEOUT", '" 5')
         return [line for line in self.log_text().splitlines() if any(m in line for m in marks)]
+
+
+class RqWorker:
+    """``manage.py rqworker`` on the default queue (emptied first: jobs other
+    tests left there belong to other databases)."""
+
+    def __init__(self, log: Path):
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import django_rq
+
+        django_rq.get_queue("default").empty()
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "rqworker", "default"], cwd=ROOT, env=process_env(), stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def wait_idle(self, campaign_id: int, timeout: float = 60.0) -> float:
+        """Until the campaign has no award waiting for its grant; returns how long that took (s)."""
+        from campaigns.models import Award, AwardStatus
+
+        started = time.monotonic()
+        while Award.objects.filter(campaign_id=campaign_id, status=AwardStatus.QUEUED).exists():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"rqworker exited with {self.process.returncode}")
+            if time.monotonic() - started > timeout:
+                raise RuntimeError("awards still queued: the worker did not grant them")
+            time.sleep(0.1)
+        return time.monotonic() - started
 
 
 def manage(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
