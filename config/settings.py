@@ -223,9 +223,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"quiet_api_refusals": {"()": "config.logging_filters.QuietApiRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The channel API's everyday refusals (sold out, limit reached…) are answers, not incidents.
+        "django.request": {"filters": ["quiet_api_refusals"]},
+    },
 }
 
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="Demo-2026!")

@@ -45,7 +45,7 @@ from campaigns.models import (
     Invite,
     Referral,
 )
-from campaigns.runtime import awards, counters
+from campaigns.runtime import awards, counters, hotpath
 from campaigns.runtime.state import Runtime, Slot, cache, local_day, runtime_load
 from rewards import services as reward_services
 
@@ -85,6 +85,15 @@ class Call:
     # Awards written in the open transaction, then those committed (queued for granting by ``finish``).
     awards_open: list[int] = field(default_factory=list)
     awards: list[int] = field(default_factory=list)
+
+    def request_row(self, status: int) -> dict[str, Any] | None:
+        """The stored answer's columns but the answer (None without an idempotency key)."""
+        if not self.idempotency_key:
+            return None
+        return {
+            "channel_id": self.channel.pk, "key": self.idempotency_key, "body_hash": self.body_hash,
+            "path": self.path, "status": status,
+        }
 
     def store(self, status: int, response: dict[str, Any]) -> None:
         """Keep the answer with the change (inside its transaction), once."""
@@ -177,7 +186,7 @@ def check_live(runtime: Runtime, state: str, now: dt.datetime | None = None) -> 
 def customer_get(ref: Any) -> Customer:
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 40 or not ref.isprintable():
         raise Refusal(400, "malformed", _("Name the customer by their customer reference."))
-    customer = Customer.objects.filter(customer_ref=ref).only("pk", "customer_ref", "branch_id", "opened_on").first()
+    customer = hotpath.customer_by_ref(ref)
     if customer is None:
         raise _not_found("unknown_customer", _("No customer has this reference."))
     return customer
@@ -251,13 +260,13 @@ def slot_take(runtime: Runtime, customer: Customer, call: Call, epoch: str, slot
     )
 
 
-def award_add(
-    runtime: Runtime, customer: Customer, slot: Slot, take: counters.Take, call: Call, *, action: str, seq: int,
-    day_seq: int, key: str, part: int = 0,
+def award_new(
+    runtime: Runtime, customer: Customer, slot: Slot, take: counters.Take, *, action: str, seq: int, day_seq: int,
+    key: str, part: int = 0,
 ) -> Award:
-    """The award of one unit of ``slot`` (``take`` took it): its grant is made
-    in the background (``campaigns.runtime.awards``). Inside the caller's
-    transaction; IntegrityError or ValidationError fail it."""
+    """The (unsaved) award of one unit of ``slot`` (``take`` took it), checked:
+    IntegrityError or ValidationError when the numbers, the unit or the prize's
+    pool say no."""
     if runtime.limit_total is not None and seq > runtime.limit_total:
         raise IntegrityError("reward number over the campaign's limit")
     if runtime.limit_per_day is not None and day_seq > runtime.limit_per_day:
@@ -269,11 +278,22 @@ def award_add(
     prize = runtime.prize(slot.prize_id)
     if not reward_services.pool_valid_today(prize.pool):
         raise ValidationError(_("The prize pool is not valid today."), code="expired")
-    award = Award.objects.create(
+    return Award(
         campaign_id=runtime.campaign_id, customer=customer, slot_key=slot.key, unit=take.unit, prize=prize,
         reservation_id=slot.reservation_id, key=f"campaign:{runtime.code}:{key}", action=action, seq=seq,
-        part=part, day=local_day(), day_seq=day_seq, cost=prize.unit_cost,
+        part=part, day=local_day(), day_seq=day_seq, cost=prize.unit_cost, at=timezone.now(),
     )
+
+
+def award_add(
+    runtime: Runtime, customer: Customer, slot: Slot, take: counters.Take, call: Call, *, action: str, seq: int,
+    day_seq: int, key: str, part: int = 0,
+) -> Award:
+    """The award of one unit of ``slot`` (``take`` took it), saved: its grant
+    is made in the background (``campaigns.runtime.awards``). Inside the
+    caller's transaction; IntegrityError or ValidationError fail it."""
+    award = award_new(runtime, customer, slot, take, action=action, seq=seq, day_seq=day_seq, key=key, part=part)
+    award.save(force_insert=True)
     call.awards_open.append(award.pk)
     return award
 
@@ -284,11 +304,15 @@ def reward_json(runtime: Runtime, award: Award) -> dict[str, Any]:
     return awards.reward_json(award, prize=award.prize)
 
 
-def _commit(call: Call, write: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
-    """Run ``write`` in one transaction with the stored answer; on failure give
-    the Redis takes back. A duplicate idempotency key answers with the first answer."""
+def _commit(
+    call: Call, write: Callable[[], tuple[int, dict[str, Any]]], *, atomic: bool = True
+) -> tuple[int, dict[str, Any]]:
+    """Run ``write`` in one transaction with the stored answer (``atomic``
+    False: ``write`` is one statement that stores the answer itself); on
+    failure give the Redis takes back. A duplicate idempotency key answers
+    with the first answer."""
     try:
-        with transaction.atomic():
+        with transaction.atomic() if atomic else contextlib.nullcontext():
             status, response = write()
             call.store(status, response)
     except IntegrityError as exc:
@@ -456,20 +480,30 @@ def campaign_claim(
     seq, day_seq = take.values
 
     def write():
-        award = award_add(
-            runtime, customer, slot, take, call, action="claim", seq=seq, day_seq=day_seq,
-            key=f"c{customer.pk}:claim:{seq}",
+        award = award_new(
+            runtime, customer, slot, take, action="claim", seq=seq, day_seq=day_seq, key=f"c{customer.pk}:claim:{seq}"
         )
-        Activity.objects.create(
-            campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.CLAIM, channel=call.channel.kind,
-            slot_key=slot.key, award=award,
-        )
-        return 200, {
+        response = {
             "campaign": runtime.code, "result": "claimed", "item": {"key": slot.key, "label": slot.label, **slot.options},
             "grant": reward_json(runtime, award),
         }
+        if hotpath.one_statement():
+            # The award, its activity and the stored answer in one statement (``hotpath``).
+            award.pk = hotpath.claim_insert(
+                award=award, channel_kind=call.channel.kind, answer=response, request=call.request_row(200),
+            )
+            call.stored = call.idempotency_key is not None
+        else:
+            award.save(force_insert=True)
+            Activity.objects.create(
+                campaign_id=runtime.campaign_id, customer=customer, kind=ActivityKind.CLAIM, channel=call.channel.kind,
+                slot_key=slot.key, award=award,
+            )
+        response["grant"]["award"] = award.pk
+        call.awards_open.append(award.pk)
+        return 200, response
 
-    return _commit(call, write)
+    return _commit(call, write, atomic=not hotpath.one_statement())
 
 
 def invite_code_new() -> str:

@@ -145,3 +145,14 @@ def test_ending_a_campaign_grants_its_queued_awards_before_the_reservations_clos
     assert reservation.released_at is not None and reservation.remaining == 0
     prize.refresh_from_db()
     assert prize.stock_available == 1000 - 1  # the two unclaimed units went back
+
+
+def test_everyday_api_refusals_are_not_logged_but_unsigned_calls_are(personas, prize, customers, client, app, caplog):
+    campaign = _flash(personas, prize, quantity=1)
+    assert _claim(client, app, campaign, customers[0]).status_code == 200
+    with caplog.at_level("WARNING", logger="django.request"):
+        assert _claim(client, app, campaign, customers[1]).status_code == 409  # sold out: an answer
+        assert not [r for r in caplog.records if r.name == "django.request"]
+        unsigned = client.post(f"/api/v1/campaigns/{campaign.code}/claim", "{}", content_type="application/json")
+        assert unsigned.status_code == 401
+        assert [r.status_code for r in caplog.records if r.name == "django.request"] == [401]
