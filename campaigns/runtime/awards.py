@@ -9,10 +9,14 @@ How an award travels
 1. The request's transaction commits the award; ``Call.finish`` adds its id
    to ``DRAIN`` (``config.drains``) in the same Redis round trip that settles
    the take, and a drain job is queued when none is.
-2. A drain job pops a batch and grants each award in its own transaction:
-   the award row locked (SKIP LOCKED: two drains never grant one award), the
-   grant made with the award's key (a second attempt finds the first grant),
-   the award marked ``granted`` with it. The grant's ledger is the second cap:
+2. A drain job pops a batch and grants its awards of one prize and
+   reservation as one lot, in one transaction: the award rows locked (SKIP
+   LOCKED: two drains never grant one award), the grants made with the
+   awards' keys (``rewards.services.grants_create_many``: one conditional
+   update of the reservation and of the pool's budget for the lot), the
+   awards marked ``granted``. A lot that fails is granted award by award
+   (``grant_create``; a second attempt finds the first grant), so only the
+   awards really refused fail. The grant's ledger is the second cap:
    a reservation or pool budget that refuses (another campaign spent a shared
    pool, a coupon prize ran out of codes, the pool expired) marks the award
    ``failed`` with the reason, and the failure is logged for a person.
@@ -26,12 +30,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.models import Award, AwardStatus
@@ -76,13 +81,64 @@ def awards_drain_all(batch: int = 1000) -> dict[str, int]:
 
 
 def awards_grant(*, award_ids: Sequence[int]) -> dict[str, int]:
-    """Make the grants of these awards (those still queued). Safe to run twice and concurrently."""
+    """Make the grants of these awards (those still queued). Safe to run twice
+    and concurrently. Awards of one prize and reservation are granted as one
+    lot (``rewards.services.grants_create_many``); a lot that fails is granted
+    one by one, so that only the awards really refused fail, each with its reason."""
     counts = {"granted": 0, "failed": 0}
-    for award_id in sorted(award_ids):
-        outcome = _grant_one(award_id)
-        if outcome:
-            counts[outcome] += 1
+    lots: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+    queued = Award.objects.filter(pk__in=award_ids, status=AwardStatus.QUEUED).order_by("pk")
+    for pk, prize_id, reservation_id in queued.values_list("pk", "prize_id", "reservation_id"):
+        lots[(prize_id, reservation_id)].append(pk)
+    for ids in lots.values():
+        granted = _grant_lot(ids) if len(ids) > 1 else None
+        if granted is not None:
+            counts["granted"] += granted
+            continue
+        for award_id in ids:
+            outcome = _grant_one(award_id)
+            if outcome:
+                counts[outcome] += 1
     return counts
+
+
+def _grant_lot(award_ids: list[int]) -> int | None:
+    """Grant these awards (one prize, one reservation) together; None when the lot fails."""
+    try:
+        with transaction.atomic():
+            awards = list(
+                Award.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("campaign", "prize__pool")
+                .filter(pk__in=award_ids, status=AwardStatus.QUEUED)
+                .order_by("pk")
+            )
+            if not awards:
+                return 0
+            first = awards[0]
+
+            def link(grants: list[Grant]) -> None:
+                for award, grant in zip(awards, grants, strict=True):
+                    award.grant, award.status, award.cost = grant, AwardStatus.GRANTED, grant.cost
+                Award.objects.bulk_update(awards, ["grant", "status", "cost"])
+
+            reward_services.grants_create_many(
+                prize=first.prize,
+                reservation=Reservation(pk=first.reservation_id, prize_id=first.prize_id) if first.reservation_id else None,
+                wanted=[
+                    reward_services.GrantWanted(
+                        award.customer_id, award.key, f"campaign:{award.campaign.code}",
+                        slot_source_ref(award.campaign.code, award.slot_key),
+                    )
+                    for award in awards
+                ],
+                then=link,
+            )
+            return len(awards)
+    except (ValidationError, IntegrityError):
+        return None
+    except DatabaseError:
+        logger.exception("awards: a lot of %d awards could not be granted now; one by one", len(award_ids))
+        return None
 
 
 def _grant_one(award_id: int) -> str | None:

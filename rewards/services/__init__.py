@@ -11,10 +11,12 @@ failed grant, move a physical gift along its fulfilment.
 """
 
 from rewards.services.ledger import (  # noqa: F401
+    GrantWanted,
     budget_add,
     budget_transfer,
     grant_create,
     grant_revoke,
+    grants_create_many,
     pool_create,
     pool_update,
     pool_valid_today,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -342,63 +343,110 @@ def pool_valid_today(pool: PrizePool) -> bool:
     )
 
 
+def grants_create_many(
+    *, prize: Prize, reservation: Reservation | None, wanted: list[GrantWanted], actor=None,
+    then: Callable[[list[Grant]], None] | None = None,
+) -> list[Grant]:
+    """Several grants of one prize (from one reservation) at once, all or
+    none: one unit of stock and the cost each, taken by one conditional update
+    of each counter for the lot. For the campaign runtime's background
+    drain, which grants awards in batches; it calls ``grant_create`` one by one
+    for a lot that fails, to find which grant is refused and why. Keys already
+    used fail the lot (IntegrityError). Raises ValidationError like
+    ``grant_create``; ``then(grants)`` as there."""
+    if not wanted:
+        return []
+    with transaction.atomic():
+        return _grants_new(prize, reservation, wanted, actor, then)
+
+
+class GrantWanted(NamedTuple):
+    customer: Any  # a Customer, or its id
+    idempotency_key: str
+    source: str
+    source_ref: str = ""
+
+
 def _grant_new(prize, customer, key, source, source_ref, reservation, actor, then=None) -> Grant:
+    one = [GrantWanted(customer, key, source, source_ref)]
+    return _grants_new(prize, reservation, one, actor, (lambda grants: then(grants[0])) if then else None)[0]
+
+
+def _grants_new(prize, reservation, wanted: list[GrantWanted], actor, then=None) -> list[Grant]:
     if not pool_valid_today(prize.pool):
         raise ValidationError(_("The prize pool is not valid today."), code="expired")
     if reservation is not None and reservation.prize_id != prize.pk:
         raise ValidationError(_("The reservation is for another prize."))
-    cost = prize.unit_cost
-    grant = Grant.objects.create(
-        idempotency_key=key, prize=prize, reservation=reservation, customer=customer, cost=cost,
-        source=source, source_ref=source_ref, created_by=actor if getattr(actor, "pk", None) else None,
-        fulfilment=Fulfilment.TO_SHIP if prize.kind == PrizeKind.GIFT else "",
-    )
+    cost, count = prize.unit_cost, len(wanted)
+    created_by = actor if getattr(actor, "pk", None) else None
+    fulfilment = Fulfilment.TO_SHIP if prize.kind == PrizeKind.GIFT else ""
+    grants = [
+        Grant(
+            idempotency_key=w.idempotency_key, prize=prize, reservation=reservation, cost=cost, source=w.source,
+            source_ref=w.source_ref, created_by=created_by, fulfilment=fulfilment,
+            **({"customer": w.customer} if hasattr(w.customer, "pk") else {"customer_id": w.customer}),
+        )
+        for w in wanted
+    ]
+    grants = Grant.objects.bulk_create(grants) if count > 1 else [_saved(grants[0])]
     if prize.kind == PrizeKind.COUPON:
-        code = (
+        codes = list(
             CouponCode.objects.select_for_update(skip_locked=True)
             .filter(prize=prize, grant__isnull=True)
-            .order_by("pk")
-            .first()
+            .order_by("pk")[:count]
         )
-        if code is None:
+        if len(codes) < count:
             raise ValidationError(_("No coupon codes are left for this prize."), code="sold_out")
-        code.grant = grant
-        code.save(update_fields=["grant"])
-    StockMovement.objects.create(
-        prize=prize, reservation=reservation, grant=grant, kind=MovementKind.GRANTED,
-        delta=0 if reservation else -1, reserved_delta=-1 if reservation else 0,
-        actor=grant.created_by, reason=source,
-    )
-    if cost:
-        BudgetMovement.objects.create(
-            pool_id=prize.pool_id, grant=grant, kind=MovementKind.GRANTED, amount=-cost,
-            actor=grant.created_by, reason=source,
+        for code, grant in zip(codes, grants, strict=True):
+            code.grant = grant
+        CouponCode.objects.bulk_update(codes, ["grant"])
+    StockMovement.objects.bulk_create([
+        StockMovement(
+            prize=prize, reservation=reservation, grant=grant, kind=MovementKind.GRANTED,
+            delta=0 if reservation else -1, reserved_delta=-1 if reservation else 0,
+            actor=created_by, reason=grant.source,
         )
+        for grant in grants
+    ])
+    if cost:
+        BudgetMovement.objects.bulk_create([
+            BudgetMovement(
+                pool_id=prize.pool_id, grant=grant, kind=MovementKind.GRANTED, amount=-cost, actor=created_by,
+                reason=grant.source,
+            )
+            for grant in grants
+        ])
     if then is not None:
-        then(grant)
+        then(grants)
     # The counters last: their row locks (the prize or reservation row, then
     # the pool row — every writer takes them in that order) are held only from
     # here to the commit, so concurrent grants of one prize queue briefly. A
     # counter that is too low fails the update and the caller's transaction
     # undoes the rows above.
     if reservation is not None:
-        taken = _take(Reservation, reservation.pk, "remaining", 1)
+        taken = _take(Reservation, reservation.pk, "remaining", count)
     else:
-        taken = _take(Prize, prize.pk, "stock_available", 1)
+        taken = _take(Prize, prize.pk, "stock_available", count)
     if not taken:
         raise ValidationError(_("This prize is sold out."), code="sold_out")
-    if cost and not _take(PrizePool, prize.pool_id, "budget_available", cost):
+    if cost and not _take(PrizePool, prize.pool_id, "budget_available", cost * count):
         raise ValidationError(_("The prize pool's budget is used up."), code="budget")
-    # Delivery starts once the grant is committed; if this process dies first,
-    # the sweeper finds the pending grant (DESIGN.md §6.2).
-    transaction.on_commit(lambda: _enqueue(grant.pk))
+    # Delivery starts once the grants are committed; if this process dies first,
+    # the sweeper finds the pending grants (DESIGN.md §6.2).
+    ids = [grant.pk for grant in grants]
+    transaction.on_commit(lambda: _enqueue(ids))
+    return grants
+
+
+def _saved(grant: Grant) -> Grant:
+    grant.save(force_insert=True)
     return grant
 
 
-def _enqueue(grant_id: int) -> None:
+def _enqueue(grant_ids: list[int]) -> None:
     from rewards.services import delivery
 
-    delivery.grants_enqueue(grant_ids=[grant_id])
+    delivery.grants_enqueue(grant_ids=grant_ids)
 
 
 @transaction.atomic

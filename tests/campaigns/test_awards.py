@@ -156,3 +156,26 @@ def test_everyday_api_refusals_are_not_logged_but_unsigned_calls_are(personas, p
         unsigned = client.post(f"/api/v1/campaigns/{campaign.code}/claim", "{}", content_type="application/json")
         assert unsigned.status_code == 401
         assert [r.status_code for r in caplog.records if r.name == "django.request"] == [401]
+
+
+def test_awards_are_granted_as_one_lot_and_a_refused_lot_falls_back_to_one_by_one(
+    personas, prize, customers, client, app, django_assert_max_num_queries
+):
+    campaign = _flash(personas, prize, quantity=4)
+    for customer in customers[:3]:
+        assert _claim(client, app, campaign, customer, grant=False).status_code == 200
+    ids = list(Award.objects.order_by("pk").values_list("pk", flat=True))
+    with django_assert_max_num_queries(14):  # the lot's statements do not grow with its size
+        assert awards.awards_grant(award_ids=ids[:2]) == {"granted": 2, "failed": 0}
+    assert _reservation(campaign).remaining == 2
+    assert set(Grant.objects.values_list("idempotency_key", flat=True)) == set(
+        Award.objects.filter(pk__in=ids[:2]).values_list("key", flat=True)
+    )
+
+    assert _claim(client, app, campaign, customers[3], grant=False).status_code == 200
+    Reservation.objects.filter(pk=_reservation(campaign).pk).update(remaining=1)  # one unit short for the lot
+    left = list(Award.objects.filter(status=AwardStatus.QUEUED).order_by("pk").values_list("pk", flat=True))
+    assert awards.awards_grant(award_ids=left) == {"granted": 1, "failed": 1}
+    statuses = dict(Award.objects.filter(pk__in=left).values_list("pk", "status"))
+    assert statuses == {left[0]: AwardStatus.GRANTED, left[1]: AwardStatus.FAILED}
+    assert Grant.objects.count() == 3 and _reservation(campaign).remaining == 0

@@ -190,14 +190,22 @@ class RqWorker:
             )
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        # What it leaves in Redis (drains queued after it stopped, a job it was
+        # killed in) belongs to this test's database: later tests must not see it.
+        import django_rq
+
+        queue = django_rq.get_queue("default")
+        queue.empty()
+        for registry in (queue.started_job_registry, queue.failed_job_registry):
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id, delete_job=True)
 
     def wait_idle(self, campaign_id: int, timeout: float = 60.0) -> float:
         """Until the campaign has no award waiting for its grant; returns how long that took (s)."""
