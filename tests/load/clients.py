@@ -21,7 +21,10 @@ from typing import Any
 from campaigns.api import signing
 
 TIMEOUT = 60.0
-MAX_ATTEMPTS = 40
+MAX_ATTEMPTS = 200
+# A client keeps retrying this long: a key whose request died in a killed worker
+# is told "in progress" until its in-flight mark expires (10 s).
+RETRY_SECONDS = 30.0
 RETRY_PAUSE = 0.05  # after a lost connection
 RETRY_AFTER_CAP = 0.25  # the API says Retry-After: 1; the tests wait less to stay quick
 
@@ -137,6 +140,8 @@ class Load:
             answer.status, answer.data = status, data
             answer.replay = headers.get("idempotent-replay") == "true"
             if self.retry and (status == 503 or "retry-after" in headers):
+                if time.monotonic() - started > RETRY_SECONDS:
+                    break
                 time.sleep(min(float(headers.get("retry-after", "1")), RETRY_AFTER_CAP))
                 continue
             break

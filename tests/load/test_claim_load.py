@@ -216,6 +216,7 @@ def test_a_worker_killed_mid_run_never_grants_twice(server, personas, prize, cus
     assert killed and retried, "no request was in flight in the killed worker: the test did not bite"
 
     assert all(a.status in (200, 409) for a in answers), tally(answers)
+    assert not any(a.code == "idempotency_in_progress" for a in answers), tally(answers)  # every retry got its answer
     assert not server_errors(answers), server.errors()[-20:]
     claimed = [a for a in answers if a.status == 200 and a.code == "claimed"]
     assert grants.count() == len(claimed) == len({a.request.key for a in claimed}) <= STOCK
