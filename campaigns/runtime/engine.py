@@ -3,11 +3,12 @@
 Each action checks, in order: the live window and state, the channel, the
 kind's actions, the frozen audience, the control group (recorded, not
 served), the blacklist; then takes its counters in Redis in one Lua call
-(per-customer limits, stock, budget: ``counters.take``) and writes the truth
-in one database transaction — the grant through ``rewards.services`` with an
-idempotency key, the ``Award`` with the customer's numbers (unique), the
-records for the analysis and the stored idempotent answer. If that
-transaction fails, the take is given back.
+(per-customer limits, a unit of stock, budget: ``counters.take``) and writes
+the truth in one database transaction — the ``Award`` with the customer's
+numbers and the unit (both unique), the records for the analysis and the
+stored idempotent answer (a claim on PostgreSQL: one statement,
+``hotpath``). If that transaction fails, the take is given back. The grant
+is made from the award in the background (``awards``).
 
 Callers (the channel API, the simulator through it, tests) pass a ``Call``:
 who asks (channel), for which customer, and the idempotency key if any.
