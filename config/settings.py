@@ -56,6 +56,10 @@ else:
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+# One cache for every web process (the campaign analysis); keys under "cs:".
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "cs"}
+}
 
 INSTALLED_APPS = [
     "config.admin.CampaignStudioAdminConfig",

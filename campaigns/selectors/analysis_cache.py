@@ -1,0 +1,93 @@
+"""The campaign analysis, cached until the records it is computed from change.
+
+The key is the campaign's id and a *records version* read in one query: the
+newest Activity and Award ids of the campaign, how many of its awards are still
+queued (a queued award that the pool refuses gets no grant), the newest update
+of its awards' grants, the newest BusinessEvent id of the analysis window, and
+the campaign's own ``updated_at`` and approved revision. A new record gives a
+new key, so nothing has to be deleted: the stale entry is simply never read
+again and expires. Records are only ever appended or updated forward, so the
+version never repeats for different data.
+
+What the version cannot see — tags and branches read from the bitmap index, and
+retention, which depends on the time of the computation — is bounded by the
+entry's lifetime (``CACHE_SECONDS``); the page shows when its figures were computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.core.cache import cache
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from campaigns.models import Activity, Award, AwardStatus, BusinessEvent, Campaign
+from campaigns.selectors import analysis
+
+KEY_PREFIX = "campaigns:analysis"
+# Long enough for a busy page to stay warm, short enough that retention (which
+# moves with the clock) and tags re-indexed since are never more than this old.
+CACHE_SECONDS = 15 * 60
+
+
+def _window(campaign: Campaign) -> tuple[dt.datetime, dt.datetime]:
+    """The business events ``campaign_analysis`` reads: from the approved start to
+    the end plus the longer of the conversion window and the retention horizon."""
+    revision = campaign.live_revision if campaign.live_revision_id else None
+    if revision is not None:
+        starts = dt.datetime.fromisoformat(revision.config["starts_at"])
+        ends = dt.datetime.fromisoformat(revision.config["ends_at"])
+    else:
+        starts, ends = campaign.starts_at, campaign.ends_at
+    days = max(analysis.CONVERSION_WINDOW_DAYS, max(analysis.RETENTION_DAYS))
+    return starts, ends + dt.timedelta(days=days)
+
+
+def _newest(queryset) -> Coalesce:
+    """The largest id of ``queryset`` as a scalar subquery (0 when empty)."""
+    return Coalesce(Subquery(queryset.order_by("-pk").values("pk")[:1]), Value(0), output_field=IntegerField())
+
+
+def analysis_version(campaign: Campaign) -> str:
+    """A short digest of everything new records would change, read in one query."""
+    starts, horizon = _window(campaign)
+    awards = Award.objects.filter(campaign=OuterRef("pk"))
+    events = BusinessEvent.objects.filter(occurred_at__gte=starts, occurred_at__lt=horizon)
+    row = (
+        Campaign.objects.filter(pk=campaign.pk)
+        .annotate(
+            activity=_newest(Activity.objects.filter(campaign=OuterRef("pk"))),
+            award=_newest(awards),
+            queued=Coalesce(
+                Subquery(
+                    awards.order_by().values("campaign")
+                    .annotate(n=Count("pk", filter=Q(status=AwardStatus.QUEUED))).values("n")[:1]
+                ),
+                Value(0),
+            ),
+            grant=Subquery(
+                awards.order_by().values("campaign").annotate(top=Max("grant__updated_at")).values("top")[:1]
+            ),
+            event=_newest(events),
+        )
+        .values_list("updated_at", "live_revision_id", "activity", "award", "queued", "grant", "event")
+        .first()
+    )
+    return hashlib.sha1(repr(row).encode(), usedforsecurity=False).hexdigest()
+
+
+def analysis_cache_key(campaign: Campaign) -> str:
+    return f"{KEY_PREFIX}:{campaign.pk}:{analysis_version(campaign)}"
+
+
+def analysis_cached(campaign: Campaign) -> analysis.CampaignAnalysis:
+    """``campaign_analysis(campaign)`` from the cache while its records are unchanged
+    (scope is the caller's to check)."""
+    key = analysis_cache_key(campaign)
+    result = cache.get(key)
+    if result is None:
+        result = analysis.campaign_analysis(campaign)
+        cache.set(key, result, CACHE_SECONDS)
+    return result
