@@ -171,3 +171,22 @@ def test_reloading_the_page_reads_the_analysis_from_the_cache(story, login, pers
     assert client.get(url(story.campaign, export="daily", format="csv")).status_code == 200
     assert client.get(url(story.campaign)).status_code == 200
     assert len(computations) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_approved_campaigns_page_links_to_its_analysis_and_a_draft_does_not(
+    login, personas, tree, prize, make_campaign, make_customers
+):
+    from tests.campaigns.runtime_helpers import go_live
+
+    make_customers(3, tree.bj)
+    live = go_live(
+        personas=personas, kind="flash_sale", code="FS-20300101-LINK", limit_total=1,
+        slots=[{"prize": prize, "role": "item", "label": "Red packet", "quantity": 3, "options": {"price_points": 1}}],
+    )
+    client = login(personas.analyst)
+    page = client.get(reverse("campaigns:campaign_detail", args=[live.code])).content.decode()
+    assert reverse("campaigns:campaign_analysis", args=[live.code]) in page
+    draft = make_campaign("lottery")
+    page = client.get(reverse("campaigns:campaign_detail", args=[draft.code])).content.decode()
+    assert 'id="campaign-analysis"' not in page
