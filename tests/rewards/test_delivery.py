@@ -35,7 +35,8 @@ def redis():
         connection.delete(delivery.QUEUE_KEY, delivery.DRAIN_FLAG)
         queue = django_rq.get_queue("default")
         queue.empty()
-        for registry in (queue.scheduled_job_registry, queue.failed_job_registry):
+        # A job another test left started (its worker killed) would be failed as abandoned during this one.
+        for registry in (queue.scheduled_job_registry, queue.started_job_registry, queue.failed_job_registry):
             connection.delete(*(Job.key_for(job_id) for job_id in registry.get_job_ids()), registry.key)
 
     clean()
