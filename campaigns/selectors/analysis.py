@@ -50,6 +50,7 @@ from campaigns.models import (
     Campaign,
     Referral,
 )
+from campaigns.services.revisions import approved_window
 from rewards.models import GrantStatus, Prize
 
 # Plain strings: pandas compares them with the values read, not with enum members.
@@ -149,19 +150,23 @@ class CampaignAnalysis:
 
 def _window(campaign: Campaign) -> tuple[dt.datetime, dt.datetime, Decimal, FrozenBitMap, FrozenBitMap]:
     """Window, budget and audience of what was approved (the working copy may differ since)."""
+    starts, ends = approved_window(campaign)
     revision = campaign.live_revision if campaign.live_revision_id else None
     if revision is None:
-        return campaign.starts_at, campaign.ends_at, campaign.budget_total, bitmaps.EMPTY, bitmaps.EMPTY
-    config = revision.config
-    starts = dt.datetime.fromisoformat(config["starts_at"])
-    ends = dt.datetime.fromisoformat(config["ends_at"])
-    budget = Decimal(config.get("budget_total") or campaign.budget_total)
+        return starts, ends, campaign.budget_total, bitmaps.EMPTY, bitmaps.EMPTY
+    budget = Decimal(revision.config.get("budget_total") or campaign.budget_total)
     audience = getattr(revision, "audience", None)
     if audience is None:
         return starts, ends, budget, bitmaps.EMPTY, bitmaps.EMPTY
     members = FrozenBitMap.deserialize(bytes(audience.members))
     control = FrozenBitMap.deserialize(bytes(audience.control))
     return starts, ends, budget, FrozenBitMap(members - control), control
+
+
+def events_horizon(ends: dt.datetime, conversion_window_days: int = CONVERSION_WINDOW_DAYS) -> dt.datetime:
+    """Business events are read up to here: the end plus the longer of the
+    conversion window and the retention horizon."""
+    return ends + dt.timedelta(days=max(conversion_window_days, max(RETENTION_DAYS)))
 
 
 def _ids(bitmap: FrozenBitMap | BitMap) -> np.ndarray:
@@ -295,8 +300,7 @@ def campaign_analysis(
     now = now or timezone.now()
     starts, ends, budget, treatment, control = _window(campaign)
     conversion_end = ends + dt.timedelta(days=conversion_window_days)
-    horizon = max(conversion_end, ends + dt.timedelta(days=max(RETENTION_DAYS)))
-    data = _read(campaign, horizon=horizon, starts=starts)
+    data = _read(campaign, horizon=events_horizon(ends, conversion_window_days), starts=starts)
     activities, awards, events, customers = data["activities"], data["awards"], data["events"], data["customers"]
     treatment_ids, control_ids = _ids(treatment), _ids(control)
 

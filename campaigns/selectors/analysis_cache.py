@@ -16,7 +16,6 @@ entry's lifetime (``CACHE_SECONDS``); the page shows when its figures were compu
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 from django.core.cache import cache
@@ -25,24 +24,12 @@ from django.db.models.functions import Coalesce
 
 from campaigns.models import Activity, Award, AwardStatus, BusinessEvent, Campaign
 from campaigns.selectors import analysis
+from campaigns.services.revisions import approved_window
 
 KEY_PREFIX = "campaigns:analysis"
 # Long enough for a busy page to stay warm, short enough that retention (which
 # moves with the clock) and tags re-indexed since are never more than this old.
 CACHE_SECONDS = 15 * 60
-
-
-def _window(campaign: Campaign) -> tuple[dt.datetime, dt.datetime]:
-    """The business events ``campaign_analysis`` reads: from the approved start to
-    the end plus the longer of the conversion window and the retention horizon."""
-    revision = campaign.live_revision if campaign.live_revision_id else None
-    if revision is not None:
-        starts = dt.datetime.fromisoformat(revision.config["starts_at"])
-        ends = dt.datetime.fromisoformat(revision.config["ends_at"])
-    else:
-        starts, ends = campaign.starts_at, campaign.ends_at
-    days = max(analysis.CONVERSION_WINDOW_DAYS, max(analysis.RETENTION_DAYS))
-    return starts, ends + dt.timedelta(days=days)
 
 
 def _newest(queryset) -> Coalesce:
@@ -52,7 +39,8 @@ def _newest(queryset) -> Coalesce:
 
 def analysis_version(campaign: Campaign) -> str:
     """A short digest of everything new records would change, read in one query."""
-    starts, horizon = _window(campaign)
+    starts, ends = approved_window(campaign)
+    horizon = analysis.events_horizon(ends)
     awards = Award.objects.filter(campaign=OuterRef("pk"))
     events = BusinessEvent.objects.filter(occurred_at__gte=starts, occurred_at__lt=horizon)
     row = (
