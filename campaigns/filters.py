@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Branch
 from campaigns import kinds
 from campaigns.models import CampaignStatus
+from campaigns.selectors.results import ANALYSED
 
 _DATE = {"widget": forms.DateInput(attrs={"type": "date"})}
 ARCHIVED_CHOICES = [("yes", _("archived only")), ("all", _("archived or not"))]
@@ -62,3 +63,26 @@ class CampaignFilter(django_filters.FilterSet):
 
     def by_archived(self, queryset, name, value):
         return queryset.filter(is_archived=True) if value == "yes" else queryset
+
+
+UPLIFT_CHOICES = [("significant", _("significant only")), ("gain", _("significant gain only"))]
+
+
+class ResultFilter(CampaignFilter):
+    """The results list (campaigns:results): the campaign list's filters, the
+    status limited to the states that have an analysis, plus the uplift —
+    significant either way, or a significant gain."""
+
+    uplift = django_filters.ChoiceFilter(
+        label=_("Uplift"), choices=UPLIFT_CHOICES, empty_label=_("any"), method="by_uplift"
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.filters["status"].extra["choices"] = [
+            (value, label) for value, label in CampaignStatus.choices if value in ANALYSED
+        ]
+
+    def by_uplift(self, queryset, name, value):
+        queryset = queryset.filter(result__uplift_significant=True)
+        return queryset.filter(result__uplift__gt=0) if value == "gain" else queryset

@@ -44,3 +44,18 @@ def awards_sweep() -> dict[str, int]:
     from campaigns.runtime import awards
 
     return awards.awards_sweep()
+
+
+def participants_tagging(tagging_id: int) -> str:
+    """Give a campaign group's customers their campaign history tag (``services.participant_tags``)."""
+    from campaigns.services import participant_tags
+
+    return participant_tags.tagging_run(tagging_id)
+
+
+def analysis_refresh() -> dict[str, int]:
+    """Every 15 minutes (rqcron): recompute the stored key figures of campaigns
+    whose records changed since (``services.results.results_refresh``)."""
+    from campaigns.services import results
+
+    return results.results_refresh().as_dict()

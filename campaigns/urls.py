@@ -1,5 +1,15 @@
-from campaigns.views import analysis, campaigns, channels, landing, materials, review, templates
+from campaigns.views import (
+    analysis,
+    campaigns,
+    channels,
+    compare,
+    landing,
+    materials,
+    participant_tags,
+    review,
+    templates,
+)
 
 app_name = "campaigns"
 
-urlpatterns = campaigns.urlpatterns + analysis.urlpatterns + materials.urlpatterns + review.urlpatterns + landing.urlpatterns + templates.urlpatterns + channels.urlpatterns
+urlpatterns = compare.urlpatterns + campaigns.urlpatterns + analysis.urlpatterns + participant_tags.urlpatterns + materials.urlpatterns + review.urlpatterns + landing.urlpatterns + templates.urlpatterns + channels.urlpatterns

@@ -20,5 +20,7 @@ echo "== bench/dispatch.py"
 DATABASE_URL=$(db dispatch) "$PY" bench/dispatch.py
 echo "== bench/claim.py"
 DATABASE_URL=$(db claim) "$PY" bench/claim.py
+echo "== bench/analysis.py"
+DATABASE_URL=$(db analysis) "$PY" bench/analysis.py
 echo "== bench/draw.py"
 "$PY" bench/draw.py

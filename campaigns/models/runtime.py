@@ -140,6 +140,8 @@ class Activity(models.Model):
         indexes = [
             models.Index(fields=["campaign", "kind", "at"], name="activity_campaign_kind_at"),
             models.Index(fields=["campaign", "customer"], name="activity_campaign_customer"),
+            # The campaign's newest record, for the analysis' records version.
+            models.Index(fields=["campaign", "id"], name="activity_campaign_newest"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -205,6 +207,9 @@ class Award(models.Model):
         indexes = [
             models.Index(fields=["campaign", "day"], name="award_campaign_day"),
             models.Index(fields=["at"], condition=models.Q(status="queued"), name="award_queued"),
+            # The campaign's newest award and its count of queued ones, for the analysis' records version.
+            models.Index(fields=["campaign", "id"], name="award_campaign_newest"),
+            models.Index(fields=["campaign", "status"], name="award_campaign_status"),
         ]
 
     def __str__(self) -> str:
@@ -345,7 +350,11 @@ class BusinessEvent(models.Model):
         verbose_name = _("business event")
         verbose_name_plural = _("business events")
         constraints = [models.UniqueConstraint(fields=["channel", "event_id"], name="business_event_once")]
-        indexes = [models.Index(fields=["customer", "occurred_at"], name="business_event_customer")]
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"], name="business_event_customer"),
+            # An analysis reads the events of its window.
+            models.Index(fields=["occurred_at"], name="business_event_occurred_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"

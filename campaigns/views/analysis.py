@@ -33,10 +33,12 @@ from django.views.decorators.http import require_GET
 from accounts.models import Branch
 from accounts.permissions import Verb, require
 from audiences import exports
+from campaigns.kinds._common import EventType
 from campaigns.models import ApiChannelKind, AwardStatus, Campaign
 from campaigns.selectors import analysis, analysis_cache
 from campaigns.selectors import campaigns as selectors
 from campaigns.views import campaigns as campaign_views  # noqa: F401 - registers the campaign_code converter
+from campaigns.views import participant_tags
 from rewards.models import GrantStatus
 
 FORMATS = ("csv", "xlsx")
@@ -55,6 +57,7 @@ GRANT_STATES = {
     analysis.REFUSED: AwardStatus.FAILED.label,
 }
 CHANNELS = dict(ApiChannelKind.choices)
+EVENT_TYPES = dict(EventType.choices)
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ TABLES: dict[str, Table] = {
         Column("index", gettext_lazy("Index (100 = as in the audience)"), "index"),
     )),
     "conversions": Table("conversions_by_type", gettext_lazy("Conversions by type"), (
-        Column("type", gettext_lazy("Business event"), "text"),
+        Column("type", gettext_lazy("Business event"), "text", EVENT_TYPES),
         Column("conversions", gettext_lazy("Conversions")),
         Column("customers", gettext_lazy("Customers")),
         Column("amount", gettext_lazy("Amount (CNY)"), "money"),
@@ -359,6 +362,7 @@ def campaign_analysis(request: HttpRequest, code: str) -> HttpResponse:
         "chart_data": _chart_data(result),
         "formats": FORMATS,
         "kpi_table": KPI_TABLE,
+        "participant_tags": participant_tags.section_context(request.user, campaign, result.kpis),
     }
     return render(request, "campaigns/campaign_analysis.html", context)
 

@@ -190,3 +190,12 @@ def test_an_approved_campaigns_page_links_to_its_analysis_and_a_draft_does_not(
     draft = make_campaign("lottery")
     page = client.get(reverse("campaigns:campaign_detail", args=[draft.code])).content.decode()
     assert 'id="campaign-analysis"' not in page
+
+
+def test_conversion_types_are_shown_and_exported_in_words(story, login, personas):  # noqa: F811
+    user = login(personas.analyst)
+    assert "fund purchase" in user.get(url(story.campaign)).content.decode()
+    text = body(user.get(url(story.campaign, export="conversions", format="csv"))).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    # "deposit" is not one of the bank's event types: shown as reported.
+    assert [row[0] for row in rows[1:]] == ["deposit", "fund purchase"]

@@ -8,7 +8,9 @@ which sees only what is committed."""
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 
 from campaigns import kinds
 from campaigns.demo import TEMPLATE_NAME
@@ -26,6 +28,7 @@ from campaigns.models import (
     RevisionState,
     TaskProgress,
 )
+from campaigns.selectors import analysis
 from rewards.models import Grant, Reservation
 from tests.campaigns.lifecycle_helpers import forget_scheduled_jobs
 
@@ -126,3 +129,23 @@ def test_the_live_demo_campaigns_have_simulated_history_of_every_kind():
     assert {ActivityKind.INVITE, ActivityKind.REFERRAL} <= recorded("referral")
     assert Referral.objects.filter(campaign=live["referral"]).exists()
     assert BusinessEvent.objects.filter(amount__gt=0).exists()
+
+
+def test_every_demo_campaign_past_approval_has_an_analysis_page_with_its_history(client):
+    seed()
+    head_office = get_user_model().objects.get(username="ho.admin")
+    client.force_login(head_office)
+    shown = Campaign.objects.filter(
+        status__in=[CampaignStatus.APPROVED, CampaignStatus.LIVE, CampaignStatus.PAUSED, CampaignStatus.ENDED]
+    )
+    assert shown.count() >= 5
+    for campaign in shown:
+        response = client.get(reverse("campaigns:campaign_analysis", args=[campaign.code]))
+        assert response.status_code == 200, campaign.code
+        result = response.context["result"]
+        if campaign.status == CampaignStatus.LIVE:
+            # The simulator's traffic is in the figures: people took part and won.
+            assert result.kpis.participants > 0 and result.kpis.winners > 0, campaign.code
+            assert result.kpis.participants == Activity.objects.filter(
+                campaign=campaign, kind__in=analysis.PARTICIPATION
+            ).values("customer").distinct().count()

@@ -18,6 +18,7 @@ def test_config_cron_registers_each_apps_jobs_once_even_when_loaded_twice(settin
         scheduler.load_config_from_file("config.cron")
         jobs = sorted((job.func.__module__, job.func.__name__, job.cron) for job in scheduler.get_jobs())
         assert jobs == [
+            ("campaigns.jobs", campaign_jobs.analysis_refresh.__name__, "*/15 * * * *"),
             ("campaigns.jobs", campaign_jobs.awards_sweep.__name__, "* * * * *"),
             ("campaigns.jobs", campaign_jobs.campaigns_due.__name__, "* * * * *"),
             ("campaigns.jobs", campaign_jobs.runtime_sync.__name__, "* * * * *"),
